@@ -1,0 +1,104 @@
+import type { WxLike } from './options';
+import { wxLogin } from './platform';
+
+/**
+ * Keeps one fresh, unused `wx.login` code.
+ *
+ * Why: WeChat encrypts a button's `encryptedData` with the session_key of the user's LATEST code.
+ * A `wx.login` after the tap may rotate session_key, so the code sent with `encryptedData` must be
+ * one fetched before the tap. Every `wx.login` the kit makes goes through here, so a kept code is
+ * always the latest one. A code lives 5 minutes and is single use; we keep it `interval` ms at most.
+ * https://developers.weixin.qq.com/miniprogram/dev/api/open-api/login/wx.login.html
+ *
+ * Timers stop 5 s after the app goes to the background, so age is judged by timestamps and
+ * checked again on `wx.onAppShow`.
+ */
+export function createCodeKeeper(wx: WxLike, interval: number) {
+  let kept: { code: string; at: number } | null = null;
+  let fetching: Promise<void> | null = null;
+  let refs = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  const isFresh = () => kept !== null && Date.now() - kept.at < interval;
+
+  /** Next refresh when the kept code turns stale (a full interval when there is none). */
+  function schedule() {
+    clearTimeout(timer);
+    const due = kept ? Math.max(0, kept.at + interval - Date.now()) : interval;
+    timer = refs > 0 ? setTimeout(refresh, due) : undefined;
+  }
+
+  /** One `wx.login` for the keeper; concurrent callers share it. */
+  function refresh(): Promise<void> {
+    fetching ??= wxLogin(wx)
+      .then(
+        (code) => {
+          kept = { code, at: Date.now() };
+        },
+        () => {
+          // A failed prefetch is not fatal: getCode falls back to wx.login; the next tick tries again.
+        },
+      )
+      .finally(() => {
+        fetching = null;
+        schedule();
+      });
+    return fetching;
+  }
+
+  function onAppShow() {
+    if (!isFresh()) void refresh();
+  }
+
+  function take(): string | null {
+    if (!isFresh()) {
+      kept = null;
+      return null;
+    }
+    const code = kept!.code;
+    kept = null;
+    // A button on screen wants the next tap covered too.
+    if (refs > 0) void refresh();
+    return code;
+  }
+
+  return {
+    /**
+     * A login code that is unused and younger than `interval`; marks it used. Without one,
+     * waits for a fetch under way or calls `wx.login`. Never hands out a code twice.
+     * Rejects with `wx.login`'s fail result `{errMsg}`.
+     */
+    async getCode(): Promise<string> {
+      const code = take();
+      if (code) return code;
+      if (fetching) {
+        await fetching;
+        const next = take();
+        if (next) return next;
+      }
+      return wxLogin(wx);
+    },
+
+    /**
+     * Starts keeping a fresh code: `wx.login` at once (unless a fresh code is kept), then every
+     * `interval` ms, and on app show when the code is stale. Reference counted: returns a stop
+     * function; the timer stops when every caller has stopped. Calling a stop twice is harmless.
+     */
+    start(): () => void {
+      if (refs++ === 0) {
+        wx.onAppShow?.(onAppShow);
+        if (isFresh()) schedule();
+        else void refresh();
+      }
+      let stopped = false;
+      return () => {
+        if (stopped) return;
+        stopped = true;
+        if (--refs === 0) {
+          wx.offAppShow?.(onAppShow);
+          schedule();
+        }
+      };
+    },
+  };
+}

@@ -1,0 +1,100 @@
+/** Options of {@link createAuth}, their defaults, and the slice of `wx` the kit uses. */
+
+/**
+ * The part of the `wx` object the kit calls. Pass your own as `options.wx` in tests;
+ * in a mini program the global `wx` is used.
+ */
+export type WxLike = Pick<
+  WechatMiniprogram.Wx,
+  'login' | 'request' | 'getStorageSync' | 'setStorageSync' | 'removeStorageSync'
+> &
+  Partial<Pick<WechatMiniprogram.Wx, 'onAppShow' | 'offAppShow'>>;
+
+/** What `wx.request` gives `success`, narrowed to what the kit reads and returns. */
+export interface WxResponse<T = unknown> {
+  data: T;
+  statusCode: number;
+  header: Record<string, string>;
+  cookies: string[];
+}
+
+/** What a login answer must be turned into by {@link AuthOptions.parseLogin}. */
+export interface LoginResult {
+  token: string;
+  /** Seconds until the server forgets the token; absent means "until a 401". */
+  expiresIn?: number;
+}
+
+export interface AuthOptions {
+  /** Your server, e.g. `https://api.example.com`. Relative request URLs are joined to it. Required. */
+  baseURL: string;
+  /** Path of the login endpoint, `POST {code}` answered `{token, expiresIn?}`. @default '/auth/login' */
+  loginPath?: string;
+  /**
+   * Other origins (`https://host[:port]`) that also receive the token. The token is sent ONLY to
+   * baseURL's origin and these, compared as exact origins (scheme, host, port). @default []
+   */
+  trustedOrigins?: string[];
+  /** Header that carries the token. @default 'Authorization' */
+  tokenHeader?: string;
+  /** Scheme before the token, `Bearer <token>`; `''` sends the bare token. @default 'Bearer' */
+  tokenScheme?: string;
+  /** Storage key for `{token, expiresAt}` (see `wx.setStorageSync`). @default 'wx-login-kit:token' */
+  storageKey?: string;
+  /** Key of `getApp().globalData` that mirrors the token. @default 'token' */
+  globalDataKey?: string;
+  /** Is this answer "your token is no good"? @default res => res.statusCode === 401 */
+  isUnauthorized?: (res: WxResponse) => boolean;
+  /** Body of the login POST for a `wx.login` code. @default code => ({ code }) */
+  loginData?: (code: string) => WechatMiniprogram.IAnyObject;
+  /** Reads the login answer. Return `null` (or throw) when there is no token. @default reads `{token, expiresIn}` */
+  parseLogin?: (data: unknown) => LoginResult | null;
+  /** Retries of a login after a failed `wx.login`, a network error or a 5xx (never after a 4xx). @default 2 */
+  loginRetries?: number;
+  /** First retry delay in ms; doubles each retry. @default 500 */
+  retryDelay?: number;
+  /** At most this many automatic re-logins after 401 per `reloginWindow`. @default 3 */
+  reloginLimit?: number;
+  /** Window of `reloginLimit`, ms. @default 60000 */
+  reloginWindow?: number;
+  /** A token this close to `expiresAt` (ms) counts as expired and is replaced before use. @default 60000 */
+  expiryMargin?: number;
+  /** A fresh `wx.login` code is kept at most this long, ms (WeChat's code lives 5 min). @default 240000 */
+  codeRefreshInterval?: number;
+  /** Server endpoint of `<login-button open-type="getPhoneNumber|getRealtimePhoneNumber">`. @default '/auth/phone' */
+  phonePath?: string;
+  /** Server endpoint of `<login-button open-type="getUserInfo">`. @default '/auth/profile' */
+  profilePath?: string;
+  /** At most this many `wx.request` at once; the rest wait their turn (WeChat's limit is 10). @default 10 */
+  maxConcurrent?: number;
+  /** The platform. @default the global `wx` */
+  wx?: WxLike;
+}
+
+export type ResolvedOptions = Required<Omit<AuthOptions, 'wx'>> & { wx: WxLike };
+
+/** Defaults of every optional field of {@link AuthOptions}. */
+export const DEFAULTS = {
+  loginPath: '/auth/login',
+  trustedOrigins: [] as string[],
+  tokenHeader: 'Authorization',
+  tokenScheme: 'Bearer',
+  storageKey: 'wx-login-kit:token',
+  globalDataKey: 'token',
+  isUnauthorized: (res: WxResponse) => res.statusCode === 401,
+  loginData: (code: string): WechatMiniprogram.IAnyObject => ({ code }),
+  parseLogin: (data: unknown): LoginResult | null => {
+    const d = data as { token?: unknown; expiresIn?: unknown } | null;
+    if (!d || typeof d.token !== 'string' || d.token === '') return null;
+    return typeof d.expiresIn === 'number' && d.expiresIn > 0 ? { token: d.token, expiresIn: d.expiresIn } : { token: d.token };
+  },
+  loginRetries: 2,
+  retryDelay: 500,
+  reloginLimit: 3,
+  reloginWindow: 60_000,
+  expiryMargin: 60_000,
+  codeRefreshInterval: 240_000,
+  maxConcurrent: 10,
+  phonePath: '/auth/phone',
+  profilePath: '/auth/profile',
+} satisfies Omit<ResolvedOptions, 'baseURL' | 'wx'>;

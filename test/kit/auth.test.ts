@@ -1,0 +1,397 @@
+import { createAuth, HTTPError, LoginError, NetworkError, WxLoginKitError } from 'wx-login-kit';
+import { createScriptedServer } from '../support/fake-wx';
+import { settle } from '../support/timers';
+
+const BASE = 'https://api.example.com';
+
+function setup(extra: Partial<Parameters<typeof createAuth>[0]> = {}) {
+  const server = createScriptedServer();
+  const auth = createAuth({ baseURL: BASE, wx: server.fake.wx, ...extra });
+  const app = { globalData: {} as Record<string, unknown> };
+  const errors: WxLoginKitError[] = [];
+  auth.on('error', (e) => errors.push(e));
+  const logins = () => server.fake.state.requests.filter((r) => r.url.endsWith('/auth/login')).length;
+  return { server, auth, app, errors, logins, fake: server.fake };
+}
+
+beforeEach(() => jest.useFakeTimers());
+afterEach(() => jest.useRealTimers());
+
+describe('launch', () => {
+  it('with nothing stored runs one wx.login and one login POST, and puts the token in globalData and storage', async () => {
+    const { auth, app, fake, logins } = setup();
+    const start = Date.now();
+    const token = await settle(auth.launch(app));
+    const savedAt = Date.now(); // after wx.login and the POST
+    expect(token).toBe('tok-1');
+    expect(fake.state.loginCalls).toBe(1);
+    expect(logins()).toBe(1);
+    expect(fake.state.requests[0].data).toEqual({ code: 'code-1' });
+    expect(app.globalData.token).toBe('tok-1');
+    expect(fake.wx.getStorageSync('wx-login-kit:token')).toEqual({ token: 'tok-1', expiresAt: savedAt + 3600_000 });
+    expect(savedAt).toBeGreaterThan(start);
+    expect(auth.token).toBe('tok-1');
+  });
+
+  it('restores a stored unexpired token with no network at all', async () => {
+    const { fake } = setup();
+    fake.wx.setStorageSync('wx-login-kit:token', { token: 'stored', expiresAt: Date.now() + 3600_000 });
+    const auth = createAuth({ baseURL: BASE, wx: fake.wx });
+    const app = { globalData: {} as Record<string, unknown> };
+    await expect(settle(auth.launch(app))).resolves.toBe('stored');
+    expect(app.globalData.token).toBe('stored');
+    expect(fake.state.loginCalls).toBe(0);
+    expect(fake.state.requests).toHaveLength(0);
+  });
+
+  it('replaces an expired stored token with a login', async () => {
+    const { fake } = setup();
+    fake.wx.setStorageSync('wx-login-kit:token', { token: 'old', expiresAt: Date.now() + 30_000 });
+    const auth = createAuth({ baseURL: BASE, wx: fake.wx });
+    await expect(settle(auth.launch({}))).resolves.toBe('tok-1');
+    expect(fake.state.loginCalls).toBe(1);
+  });
+
+  it.each([
+    ['a string', 'garbage'],
+    ['a token that is not a string', { token: 5, expiresAt: null }],
+    ['a non-numeric expiresAt', { token: 'x', expiresAt: 'soon' }],
+  ])('ignores stored %s and logs in', async (_, stored) => {
+    const { fake } = setup();
+    fake.storage.set('wx-login-kit:token', JSON.stringify(stored));
+    const auth = createAuth({ baseURL: BASE, wx: fake.wx });
+    await expect(settle(auth.launch({}))).resolves.toBe('tok-1');
+  });
+
+  it('ignores storage that throws on read', async () => {
+    const { fake } = setup();
+    fake.wx.getStorageSync = () => {
+      throw new Error('getStorageSync:fail');
+    };
+    const auth = createAuth({ baseURL: BASE, wx: fake.wx });
+    await expect(settle(auth.launch({}))).resolves.toBe('tok-1');
+  });
+
+  it('a failed launch that nobody awaits goes to the error event, not to an unhandled rejection', async () => {
+    const { auth, server, errors } = setup({ loginRetries: 0 });
+    server.loginReplies.push({ statusCode: 403, data: { error: 'user_blocked' } });
+    // Jest fails the running test on an unhandled rejection (checked by hand with a bare
+    // Promise.reject here); a real macrotask lets Node's detection run before the test ends.
+    auth.launch({});
+    await jest.runAllTimersAsync();
+    await new Promise((resolve) => jest.requireActual<typeof import('timers')>('timers').setImmediate(resolve));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(LoginError);
+    expect(errors[0].message).toBe('[wx-login-kit] login POST /auth/login answered HTTP 403: the server refused the code; check its logs and its AppID/AppSecret');
+  });
+});
+
+describe('login and ensureLogin', () => {
+  it('concurrent callers share one wx.login and one POST', async () => {
+    const { auth, fake, logins } = setup();
+    const all = Promise.all([auth.login(), auth.ensureLogin(), auth.login(), auth.ensureLogin()]);
+    expect(await settle(all)).toEqual(['tok-1', 'tok-1', 'tok-1', 'tok-1']);
+    expect(fake.state.loginCalls).toBe(1);
+    expect(logins()).toBe(1);
+  });
+
+  it('ensureLogin returns the current token without network; login always logs in anew', async () => {
+    const { auth, fake } = setup();
+    await settle(auth.login());
+    await expect(settle(auth.ensureLogin())).resolves.toBe('tok-1');
+    expect(fake.state.loginCalls).toBe(1);
+    await expect(settle(auth.login())).resolves.toBe('tok-2');
+    expect(fake.state.loginCalls).toBe(2);
+  });
+
+  it('retries a failed wx.login with backoff (500 ms, then 1000 ms) and then succeeds', async () => {
+    const { auth, fake } = setup();
+    fake.state.loginFailures = 2;
+    const p = auth.login();
+    p.catch(() => {});
+    await jest.advanceTimersByTimeAsync(10); // first wx.login fails
+    expect(fake.state.loginCalls).toBe(1);
+    await jest.advanceTimersByTimeAsync(499);
+    expect(fake.state.loginCalls).toBe(1);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(fake.state.loginCalls).toBe(2);
+    await jest.advanceTimersByTimeAsync(10 + 999);
+    expect(fake.state.loginCalls).toBe(2);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(fake.state.loginCalls).toBe(3);
+    await expect(settle(p)).resolves.toBe('tok-1');
+  });
+
+  it.each([
+    ['a network error', { fail: 'request:fail timeout', errno: 5 }, 'NETWORK'],
+    ['a 5xx', { statusCode: 503, data: { error: 'wechat_busy' } }, 'HTTP'],
+  ] as const)('retries %s twice (3 POSTs), then rejects LoginError %s', async (_, reply, code) => {
+    const { auth, server, logins, errors } = setup();
+    server.loginReplies.push(reply, reply, reply);
+    const err = await settle(auth.login()).catch((e) => e);
+    expect(err).toBeInstanceOf(LoginError);
+    expect(err.code).toBe(code);
+    expect(logins()).toBe(3);
+    expect(errors).toEqual([err]);
+    // The next call tries again and is not stuck on the rejected promise.
+    await expect(settle(auth.login())).resolves.toBe('tok-1');
+  });
+
+  it('does not retry a 4xx from the login POST', async () => {
+    const { auth, server, logins } = setup();
+    server.loginReplies.push({ statusCode: 401, data: { error: 'invalid_code' } });
+    const err = await settle(auth.login()).catch((e) => e);
+    expect(err).toMatchObject({ name: 'LoginError', code: 'HTTP' });
+    expect(err.cause).toBeInstanceOf(HTTPError);
+    expect(err.cause.statusCode).toBe(401);
+    expect(logins()).toBe(1);
+  });
+
+  it.each([
+    ['text that is not JSON', '<html>502 Bad Gateway</html>', /text that is not JSON/],
+    ['an object without token', { session: 'abc' }, /keys \[session\] and no string "token"/],
+    ['an empty token', { token: '' }, /no string "token"/],
+  ])('rejects a malformed answer (%s) with BAD_RESPONSE naming what is missing, and stores nothing', async (_, data, message) => {
+    const { auth, server, fake, logins } = setup();
+    server.loginReplies.push({ statusCode: 200, data });
+    const err = await settle(auth.login()).catch((e) => e);
+    expect(err).toMatchObject({ name: 'LoginError', code: 'BAD_RESPONSE' });
+    expect(err.message).toMatch(message);
+    expect(err.message).toMatch(/^\[wx-login-kit\] login answer of \/auth\/login has no token/);
+    expect(logins()).toBe(1);
+    expect(auth.token).toBeNull();
+    expect(fake.storage.size).toBe(0);
+  });
+
+  it('uses loginData and parseLogin adapters for servers with other shapes', async () => {
+    const { auth, server, fake } = setup({
+      loginData: (code) => ({ js_code: code, app: 'demo' }),
+      parseLogin: (d) => ({ token: (d as { data: { sid: string } }).data.sid }),
+    });
+    server.loginReplies.push({ statusCode: 200, data: { data: { sid: 'sid-9' } } });
+    await expect(settle(auth.login())).resolves.toBe('sid-9');
+    expect(fake.state.requests[0].data).toEqual({ js_code: 'code-1', app: 'demo' });
+    expect(auth.options.storageKey).toBe('wx-login-kit:token');
+    expect(fake.wx.getStorageSync('wx-login-kit:token')).toEqual({ token: 'sid-9', expiresAt: null });
+  });
+});
+
+describe('request', () => {
+  it('logs in first, then sends the token as Authorization: Bearer <token> to a relative URL', async () => {
+    const { auth, fake } = setup();
+    const res = await settle(auth.request<{ path: string }>({ url: '/api/me' }));
+    expect(res.statusCode).toBe(200);
+    expect(res.data.path).toBe('/api/me');
+    expect(fake.state.requests[1]).toMatchObject({ url: `${BASE}/api/me`, method: 'GET', header: { Authorization: 'Bearer tok-1' } });
+  });
+
+  it('honours tokenHeader and an empty tokenScheme, replacing a caller header of the same name', async () => {
+    const { auth, fake, server } = setup({ tokenHeader: 'X-Token', tokenScheme: '' });
+    server.handler = () => ({ statusCode: 200, data: { token: 't' } });
+    await settle(auth.request({ url: 'api/x', header: { 'x-token': 'forged', Accept: 'a' } }));
+    expect(fake.state.requests[1].header).toEqual({ 'X-Token': 't', Accept: 'a' });
+  });
+
+  it.each([
+    'https://api.example.com.evil.com/steal',
+    'https://api.example.com@evil.com/steal',
+    'https://user:pw@evil.com/https://api.example.com/',
+    'http://api.example.com/downgrade',
+    'https://api.example.com:8443/other-port',
+    'https://api.example.com\\@evil.com/',
+    '//evil.com/protocol-relative',
+  ])('never sends the token to %s', async (url) => {
+    const { auth, fake, server } = setup();
+    server.handler = () => ({ statusCode: 200, data: {} });
+    await settle(auth.request({ url }));
+    expect(fake.state.loginCalls).toBe(0);
+    expect(fake.state.requests).toHaveLength(1);
+    expect(fake.state.requests[0].header).toEqual({});
+  });
+
+  it('sends the token to baseURL origin spelled differently and to trustedOrigins, not with auth: false', async () => {
+    const { auth, fake } = setup({ trustedOrigins: ['https://cdn.example.com:8443'] });
+    await settle(auth.request({ url: 'HTTPS://API.example.com:443/api/a' }));
+    await settle(auth.request({ url: 'https://cdn.example.com:8443/api/b' }));
+    // With auth: false the kit sends no token and leaves the server's 401 alone: no re-login, no retry.
+    await expect(settle(auth.request({ url: '/api/c', auth: false }))).rejects.toMatchObject({ name: 'HTTPError', statusCode: 401 });
+    const sent = fake.state.requests.filter((r) => r.url.includes('/api/')).map((r) => r.header.Authorization);
+    expect(sent).toEqual(['Bearer tok-1', 'Bearer tok-1', undefined]);
+    expect(fake.state.loginCalls).toBe(1);
+  });
+
+  it('rejects HTTPError for a non-2xx and NetworkError for a failed wx.request, with no token in the message', async () => {
+    const { auth, server } = setup();
+    await settle(auth.login());
+    server.handler = () => ({ statusCode: 404, data: { error: 'not_found' } });
+    const httpErr = await settle(auth.request({ url: '/api/missing?x=1' })).catch((e) => e);
+    expect(httpErr).toBeInstanceOf(HTTPError);
+    expect(httpErr).toMatchObject({ name: 'HTTPError', statusCode: 404, data: { error: 'not_found' } });
+    expect(httpErr.message).toBe('[wx-login-kit] GET https://api.example.com/api/missing answered HTTP 404');
+    server.handler = () => ({ fail: 'request:fail interrupted', errno: 600003 });
+    const netErr = await settle(auth.request({ url: '/api/x', method: 'POST' })).catch((e) => e);
+    expect(netErr).toBeInstanceOf(NetworkError);
+    expect(netErr).toMatchObject({ name: 'NetworkError', errMsg: 'request:fail interrupted', errno: 600003 });
+    expect(netErr.message).toMatch(/^\[wx-login-kit\] POST https:\/\/api.example.com\/api\/x got no answer/);
+    for (const e of [httpErr, netErr]) {
+      expect(e).toBeInstanceOf(WxLoginKitError);
+      expect(e.message).not.toContain('tok-1');
+    }
+  });
+
+  it('keeps at most 10 wx.request in flight and queues the rest', async () => {
+    const { auth, fake } = setup();
+    await settle(auth.login());
+    const all = Promise.all(Array.from({ length: 25 }, (_, i) => auth.request({ url: `/api/${i}` })));
+    const results = await settle(all);
+    expect(results).toHaveLength(25);
+    expect(fake.state.maxActive).toBe(10);
+  });
+});
+
+describe('401 semantics', () => {
+  it('(a) retries at most once: a second 401 rejects HTTPError 401', async () => {
+    const { auth, server, logins } = setup();
+    await settle(auth.login());
+    server.rejectAll = true;
+    const err = await settle(auth.request({ url: '/api/me' })).catch((e) => e);
+    expect(err).toBeInstanceOf(HTTPError);
+    expect(err.statusCode).toBe(401);
+    expect(err.message).toMatch(/again with a fresh token; not retrying/);
+    expect(logins()).toBe(2);
+    expect(server.fake.state.requests.filter((r) => r.url.endsWith('/api/me'))).toHaveLength(2);
+  });
+
+  it('(b) retries with the current token and no new login when another request already logged in again', async () => {
+    const { auth, server, logins } = setup();
+    await settle(auth.login());
+    server.live.delete('tok-1'); // both are sent with tok-1 and rejected
+    server.delays['/api/slow'] = 5000; // its 401 arrives after the fast one has logged in again
+    const slow = auth.request({ url: '/api/slow' });
+    const fast = auth.request({ url: '/api/fast' });
+    const [s, f] = await settle(Promise.all([slow, fast]));
+    expect(f.data).toEqual({ path: '/api/fast', token: 'tok-2' });
+    expect(s.data).toEqual({ path: '/api/slow', token: 'tok-2' });
+    expect(logins()).toBe(2); // the first one plus exactly one re-login
+  });
+
+  it('(c) drops the rejected token everywhere and shares one re-login among all requests rejected with it', async () => {
+    const { auth, server, fake, app, logins } = setup();
+    await settle(auth.launch(app));
+    server.live.delete('tok-1');
+    const seen: unknown[] = [];
+    const results = Promise.all(
+      ['/api/a', '/api/b', '/api/c', '/api/d'].map((url) => auth.request({ url })),
+    );
+    // Observe state after the 401s came back but before the re-login answers.
+    await jest.advanceTimersByTimeAsync(10);
+    seen.push(auth.token, app.globalData.token, fake.wx.getStorageSync('wx-login-kit:token'));
+    expect(seen).toEqual([null, null, '']);
+    const done = await settle(results);
+    expect(done.map((r) => (r.data as { token: string }).token)).toEqual(['tok-2', 'tok-2', 'tok-2', 'tok-2']);
+    expect(fake.state.loginCalls).toBe(2);
+    expect(logins()).toBe(2);
+    expect(app.globalData.token).toBe('tok-2');
+  });
+
+  it('(d) when the re-login fails every waiting request rejects LoginError with the cause; the next request tries again', async () => {
+    const { auth, server, logins } = setup({ loginRetries: 0 });
+    await settle(auth.login());
+    server.live.delete('tok-1');
+    server.loginReplies.push({ statusCode: 500, data: {} });
+    const errs = await settle(
+      Promise.all(['/api/a', '/api/b', '/api/c'].map((url) => auth.request({ url }).catch((e) => e))),
+    );
+    for (const e of errs) {
+      expect(e).toBeInstanceOf(LoginError);
+      expect(e.code).toBe('HTTP');
+      expect(e.cause).toMatchObject({ name: 'HTTPError', statusCode: 500 });
+    }
+    expect(new Set(errs).size).toBe(1); // one shared login
+    expect(logins()).toBe(2);
+    const next = await settle(auth.request<{ token: string }>({ url: '/api/a' }));
+    expect(next.data.token).toBe('tok-2');
+  });
+
+  it('(e) at most 3 automatic re-logins per minute, then RELOGIN_LIMIT; allowed again after the window', async () => {
+    const { auth, server, logins, errors } = setup();
+    await settle(auth.login());
+    server.rejectAll = true;
+    for (let i = 0; i < 3; i++) {
+      await expect(settle(auth.request({ url: '/api/me' }))).rejects.toMatchObject({ name: 'HTTPError', statusCode: 401 });
+    }
+    expect(logins()).toBe(4);
+    const limited = await settle(auth.request({ url: '/api/me' })).catch((e) => e);
+    expect(limited).toBeInstanceOf(LoginError);
+    expect(limited.code).toBe('RELOGIN_LIMIT');
+    expect(errors.at(-1)).toBe(limited);
+    expect(logins()).toBe(4);
+    jest.advanceTimersByTime(60_000);
+    server.rejectAll = false;
+    const ok = await settle(auth.request<{ token: string }>({ url: '/api/me' }));
+    expect(ok.data.token).toBe('tok-5');
+  });
+
+  it('honours isUnauthorized for servers that answer 200 {code: 401}', async () => {
+    const { auth, server, logins } = setup({ isUnauthorized: (res) => (res.data as { code?: number })?.code === 401 });
+    await settle(auth.login());
+    const inner = server.handler;
+    server.handler = (req) => {
+      const r = inner(req);
+      return 'statusCode' in r && r.statusCode === 401 ? { statusCode: 200, data: { code: 401 } } : r;
+    };
+    server.live.delete('tok-1');
+    const res = await settle(auth.request<{ token: string }>({ url: '/api/me' }));
+    expect(res.data.token).toBe('tok-2');
+    expect(logins()).toBe(2);
+  });
+
+  it('replaces an expired token with a login before the request is sent, not after a 401', async () => {
+    const { auth, server, fake } = setup();
+    server.expiresIn = 3600;
+    await settle(auth.login());
+    jest.advanceTimersByTime(3600_000 - 60_000); // inside the 60 s safety margin
+    server.live.delete('tok-1'); // the server forgot it too
+    const res = await settle(auth.request<{ token: string }>({ url: '/api/me' }));
+    expect(res.data.token).toBe('tok-2');
+    const apiCalls = fake.state.requests.filter((r) => r.url.endsWith('/api/me'));
+    expect(apiCalls.map((r) => r.header.Authorization)).toEqual(['Bearer tok-2']);
+  });
+});
+
+describe('storage, logout, events', () => {
+  it('keeps working from memory when setStorageSync throws, and emits error', async () => {
+    const { auth, fake, errors, app } = setup();
+    fake.state.storageThrows = true;
+    await expect(settle(auth.launch(app))).resolves.toBe('tok-1');
+    expect(app.globalData.token).toBe('tok-1');
+    expect(fake.storage.size).toBe(0);
+    expect(errors).toHaveLength(1);
+    expect(errors[0].message).toMatch(/could not write the token to storage/);
+    expect(errors[0].message).not.toContain('tok-1');
+    const res = await settle(auth.request<{ token: string }>({ url: '/api/me' }));
+    expect(res.data.token).toBe('tok-1');
+    expect(fake.state.loginCalls).toBe(1);
+  });
+
+  it('logout clears memory, globalData and storage and emits logout; on() returns an unsubscribe', async () => {
+    const { auth, fake, app } = setup();
+    const seen: string[] = [];
+    const offLogin = auth.on('login', (t) => seen.push(`login ${t}`));
+    auth.on('logout', () => seen.push('logout'));
+    await settle(auth.launch(app));
+    auth.logout();
+    expect([auth.token, app.globalData.token, fake.wx.getStorageSync('wx-login-kit:token')]).toEqual([null, null, '']);
+    offLogin();
+    await settle(auth.login());
+    expect(seen).toEqual(['login tok-1', 'logout']);
+  });
+
+  it('rejects a bad baseURL or trustedOrigins entry with a clear error', () => {
+    const { fake } = setup();
+    expect(() => createAuth({ baseURL: 'api.example.com', wx: fake.wx })).toThrow(
+      '[wx-login-kit] options.baseURL must be an absolute http(s) URL such as https://api.example.com',
+    );
+    expect(() => createAuth({ baseURL: BASE, trustedOrigins: ['cdn'], wx: fake.wx })).toThrow(/trustedOrigins entry "cdn"/);
+  });
+});

@@ -1,0 +1,163 @@
+/**
+ * A faithful fake of the slice of `wx` the kit uses, for unit tests where the platform is the
+ * boundary: callbacks are asynchronous (setTimeout, so tests drive them with fake timers), codes
+ * are single use and live 5 minutes, storage keeps WeChat's limits and can be told to throw, and
+ * more than 10 concurrent wx.request fail like on old base libraries.
+ */
+import type { WxLike } from 'wx-login-kit';
+
+export interface FakeRequest {
+  url: string;
+  method: string;
+  data: unknown;
+  header: Record<string, string>;
+}
+export type Reply =
+  | { statusCode: number; data?: unknown; header?: Record<string, string>; delay?: number }
+  | { fail: string; errno?: number; delay?: number };
+export type Handler = (req: FakeRequest) => Reply | Promise<Reply>;
+
+const CODE_TTL_MS = 5 * 60_000;
+const KEY_LIMIT = 1024 * 1024;
+const TOTAL_LIMIT = 10 * 1024 * 1024;
+const MAX_REQUESTS = 10;
+
+export function createFakeWx(handler: Handler, latency = 10) {
+  const codes = new Map<string, { at: number; used: boolean }>();
+  const storage = new Map<string, string>();
+  const showListeners = new Set<(res: unknown) => void>();
+  let nextCode = 1;
+  let active = 0;
+  const state = {
+    loginCalls: 0,
+    loginFailures: 0, // the next N wx.login calls fail
+    storageThrows: false, // setStorageSync throws as when the quota is full
+    requests: [] as FakeRequest[],
+    maxActive: 0,
+  };
+
+  const wx = {
+    login(opts: WechatMiniprogram.LoginOption) {
+      state.loginCalls++;
+      const fail = state.loginFailures > 0;
+      if (fail) state.loginFailures--;
+      setTimeout(() => {
+        if (fail) return opts.fail?.({ errMsg: 'login:fail timeout' } as WechatMiniprogram.GeneralCallbackResult);
+        const code = `code-${nextCode++}`;
+        codes.set(code, { at: Date.now(), used: false });
+        opts.success?.({ code, errMsg: 'login:ok' });
+      }, latency);
+    },
+
+    request(opts: WechatMiniprogram.RequestOption) {
+      const req: FakeRequest = {
+        url: opts.url,
+        method: (opts.method ?? 'GET').toUpperCase(),
+        data: opts.data === undefined ? undefined : JSON.parse(JSON.stringify(opts.data)),
+        header: { ...(opts.header ?? {}) },
+      };
+      if (active >= MAX_REQUESTS) {
+        setTimeout(() => opts.fail?.({ errMsg: 'request:fail exceed max task count', errno: 600000 }), 0);
+        return;
+      }
+      active++;
+      state.maxActive = Math.max(state.maxActive, active);
+      state.requests.push(req);
+      void Promise.resolve(handler(req)).then((reply) => {
+        setTimeout(() => {
+          active--;
+          if ('fail' in reply) return opts.fail?.({ errMsg: reply.fail, errno: reply.errno ?? 5 });
+          opts.success?.({
+            // wx.request hands a JSON body over parsed and anything else as text.
+            data: reply.data === undefined ? '' : JSON.parse(JSON.stringify(reply.data)),
+            statusCode: reply.statusCode,
+            header: reply.header ?? {},
+            cookies: [],
+            errMsg: 'request:ok',
+          } as unknown as WechatMiniprogram.RequestSuccessCallbackResult);
+        }, reply.delay ?? latency);
+      });
+    },
+
+    getStorageSync(key: string) {
+      const raw = storage.get(key);
+      return raw === undefined ? '' : JSON.parse(raw);
+    },
+    setStorageSync(key: string, value: unknown) {
+      if (state.storageThrows) throw new Error('setStorageSync:fail exceed storage max size 10MB');
+      const raw = JSON.stringify(value);
+      if (raw.length > KEY_LIMIT) throw new Error('setStorageSync:fail entry size limit reached');
+      let total = raw.length;
+      for (const [k, v] of storage) if (k !== key) total += v.length;
+      if (total > TOTAL_LIMIT) throw new Error('setStorageSync:fail exceed storage max size 10MB');
+      storage.set(key, raw);
+    },
+    removeStorageSync(key: string) {
+      storage.delete(key);
+    },
+    onAppShow(listener: (res: unknown) => void) {
+      showListeners.add(listener);
+    },
+    offAppShow(listener: (res: unknown) => void) {
+      showListeners.delete(listener);
+    },
+  };
+
+  return {
+    wx: wx as unknown as WxLike,
+    state,
+    storage,
+    /** What WeChat's code2Session would say about a code; marks it used. */
+    exchange(code: unknown): 'ok' | 'invalid' | 'used' {
+      const c = typeof code === 'string' ? codes.get(code) : undefined;
+      if (!c || Date.now() - c.at > CODE_TTL_MS) return 'invalid';
+      if (c.used) return 'used';
+      c.used = true;
+      return 'ok';
+    },
+    /** The app comes back to the foreground. */
+    show() {
+      for (const l of [...showListeners]) l({ path: 'pages/index/index', scene: 1001 });
+    },
+    showListenerCount: () => showListeners.size,
+  };
+}
+
+/**
+ * A scripted developer server for unit tests: POST /auth/login exchanges a single-use code for
+ * `tok-N`; every other path on the server needs a live token. Knobs script the ugly cases.
+ */
+export function createScriptedServer() {
+  const live = new Set<string>();
+  let n = 0;
+  const server = {
+    live,
+    expiresIn: 3600 as number | undefined,
+    /** Replies to the next login POSTs instead of a token, one per call. */
+    loginReplies: [] as Reply[],
+    /** Reject every token, even fresh ones. */
+    rejectAll: false,
+    /** Per-path delay in ms, to order answers. */
+    delays: {} as Record<string, number>,
+    fake: null as unknown as ReturnType<typeof createFakeWx>,
+    handler: (req: FakeRequest): Reply => {
+      const path = req.url.replace(/^https?:\/\/[^/]+/, '').replace(/\?.*$/, '');
+      const delay = server.delays[path];
+      if (path === '/auth/login') {
+        const scripted = server.loginReplies.shift();
+        if (scripted) return scripted;
+        const verdict = server.fake.exchange((req.data as { code?: unknown })?.code);
+        if (verdict !== 'ok') return { statusCode: 401, data: { error: 'invalid_code' } };
+        const token = `tok-${++n}`;
+        live.add(token);
+        return { statusCode: 200, data: server.expiresIn ? { token, expiresIn: server.expiresIn } : { token } };
+      }
+      const auth = req.header.Authorization ?? '';
+      const token = auth.replace(/^Bearer /, '');
+      if (server.rejectAll || !live.has(token)) return { statusCode: 401, data: { error: 'invalid_token' }, delay };
+      return { statusCode: 200, data: { path, token }, delay };
+    },
+  };
+  server.fake = createFakeWx((req) => server.handler(req));
+  return server;
+}
