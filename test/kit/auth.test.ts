@@ -58,7 +58,7 @@ describe('launch', () => {
     ['a non-numeric expiresAt', { token: 'x', expiresAt: 'soon' }],
   ])('ignores stored %s and logs in', async (_, stored) => {
     const { fake } = setup();
-    fake.storage.set('wx-login-kit:token', JSON.stringify(stored));
+    fake.storage.entries.set('wx-login-kit:token', JSON.stringify(stored));
     const auth = createAuth({ baseURL: BASE, wx: fake.wx });
     await expect(settle(auth.launch({}))).resolves.toBe('tok-1');
   });
@@ -160,7 +160,7 @@ describe('login and ensureLogin', () => {
     expect(err.message).toMatch(/^\[wx-login-kit\] login answer of \/auth\/login has no token/);
     expect(logins()).toBe(1);
     expect(auth.token).toBeNull();
-    expect(fake.storage.size).toBe(0);
+    expect(fake.storage.entries.size).toBe(0);
   });
 
   it('uses loginData and parseLogin adapters for servers with other shapes', async () => {
@@ -362,10 +362,10 @@ describe('401 semantics', () => {
 describe('storage, logout, events', () => {
   it('keeps working from memory when setStorageSync throws, and emits error', async () => {
     const { auth, fake, errors, app } = setup();
-    fake.state.storageThrows = true;
+    fake.storage.throws = true;
     await expect(settle(auth.launch(app))).resolves.toBe('tok-1');
     expect(app.globalData.token).toBe('tok-1');
-    expect(fake.storage.size).toBe(0);
+    expect(fake.storage.entries.size).toBe(0);
     expect(errors).toHaveLength(1);
     expect(errors[0].message).toMatch(/could not write the token to storage/);
     expect(errors[0].message).not.toContain('tok-1');

@@ -5,6 +5,7 @@
  * more than 10 concurrent wx.request fail like on old base libraries.
  */
 import type { WxLike } from 'wx-login-kit';
+import { createWxStorage } from '../../scripts/wx-storage';
 
 export interface FakeRequest {
   url: string;
@@ -18,20 +19,17 @@ export type Reply =
 export type Handler = (req: FakeRequest) => Reply | Promise<Reply>;
 
 const CODE_TTL_MS = 5 * 60_000;
-const KEY_LIMIT = 1024 * 1024;
-const TOTAL_LIMIT = 10 * 1024 * 1024;
 const MAX_REQUESTS = 10;
 
 export function createFakeWx(handler: Handler, latency = 10) {
   const codes = new Map<string, { at: number; used: boolean }>();
-  const storage = new Map<string, string>();
+  const storage = createWxStorage();
   const showListeners = new Set<(res: unknown) => void>();
   let nextCode = 1;
   let active = 0;
   const state = {
     loginCalls: 0,
     loginFailures: 0, // the next N wx.login calls fail
-    storageThrows: false, // setStorageSync throws as when the quota is full
     requests: [] as FakeRequest[],
     maxActive: 0,
   };
@@ -42,7 +40,7 @@ export function createFakeWx(handler: Handler, latency = 10) {
       const fail = state.loginFailures > 0;
       if (fail) state.loginFailures--;
       setTimeout(() => {
-        if (fail) return opts.fail?.({ errMsg: 'login:fail timeout' } as WechatMiniprogram.GeneralCallbackResult);
+        if (fail) return opts.fail?.({ errMsg: 'login:fail timeout', errno: 1 } as WechatMiniprogram.LoginFailCallbackErr);
         const code = `code-${nextCode++}`;
         codes.set(code, { at: Date.now(), used: false });
         opts.success?.({ code, errMsg: 'login:ok' });
@@ -57,7 +55,7 @@ export function createFakeWx(handler: Handler, latency = 10) {
         header: { ...(opts.header ?? {}) },
       };
       if (active >= MAX_REQUESTS) {
-        setTimeout(() => opts.fail?.({ errMsg: 'request:fail exceed max task count', errno: 600000 }), 0);
+        setTimeout(() => opts.fail?.({ errMsg: 'request:fail exceed max task count', errno: 600000 } as WechatMiniprogram.RequestFailCallbackErr), 0);
         return;
       }
       active++;
@@ -66,7 +64,7 @@ export function createFakeWx(handler: Handler, latency = 10) {
       void Promise.resolve(handler(req)).then((reply) => {
         setTimeout(() => {
           active--;
-          if ('fail' in reply) return opts.fail?.({ errMsg: reply.fail, errno: reply.errno ?? 5 });
+          if ('fail' in reply) return opts.fail?.({ errMsg: reply.fail, errno: reply.errno ?? 5 } as WechatMiniprogram.RequestFailCallbackErr);
           opts.success?.({
             // wx.request hands a JSON body over parsed and anything else as text.
             data: reply.data === undefined ? '' : JSON.parse(JSON.stringify(reply.data)),
@@ -79,22 +77,9 @@ export function createFakeWx(handler: Handler, latency = 10) {
       });
     },
 
-    getStorageSync(key: string) {
-      const raw = storage.get(key);
-      return raw === undefined ? '' : JSON.parse(raw);
-    },
-    setStorageSync(key: string, value: unknown) {
-      if (state.storageThrows) throw new Error('setStorageSync:fail exceed storage max size 10MB');
-      const raw = JSON.stringify(value);
-      if (raw.length > KEY_LIMIT) throw new Error('setStorageSync:fail entry size limit reached');
-      let total = raw.length;
-      for (const [k, v] of storage) if (k !== key) total += v.length;
-      if (total > TOTAL_LIMIT) throw new Error('setStorageSync:fail exceed storage max size 10MB');
-      storage.set(key, raw);
-    },
-    removeStorageSync(key: string) {
-      storage.delete(key);
-    },
+    getStorageSync: storage.getStorageSync,
+    setStorageSync: storage.setStorageSync,
+    removeStorageSync: storage.removeStorageSync,
     onAppShow(listener: (res: unknown) => void) {
       showListeners.add(listener);
     },
@@ -106,6 +91,7 @@ export function createFakeWx(handler: Handler, latency = 10) {
   return {
     wx: wx as unknown as WxLike,
     state,
+    /** WeChat-like storage; set `storage.throws` to make setStorageSync fail. */
     storage,
     /** What WeChat's code2Session would say about a code; marks it used. */
     exchange(code: unknown): 'ok' | 'invalid' | 'used' {
