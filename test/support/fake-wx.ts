@@ -22,7 +22,9 @@ const CODE_TTL_MS = 5 * 60_000;
 const MAX_REQUESTS = 10;
 
 export function createFakeWx(handler: Handler, latency = 10) {
-  const codes = new Map<string, { at: number; used: boolean }>();
+  // Each code carries the session_key WeChat issued with it; the latest one encrypts what a button hands over.
+  const codes = new Map<string, { at: number; used: boolean; sessionKey: string }>();
+  let latestSessionKey = '';
   const storage = createWxStorage();
   const showListeners = new Set<(res: unknown) => void>();
   let nextCode = 1;
@@ -41,8 +43,10 @@ export function createFakeWx(handler: Handler, latency = 10) {
       if (fail) state.loginFailures--;
       setTimeout(() => {
         if (fail) return opts.fail?.({ errMsg: 'login:fail timeout', errno: 1 } as WechatMiniprogram.LoginFailCallbackErr);
-        const code = `code-${nextCode++}`;
-        codes.set(code, { at: Date.now(), used: false });
+        const n = nextCode++;
+        const code = `code-${n}`;
+        latestSessionKey = `sk-${n}`;
+        codes.set(code, { at: Date.now(), used: false, sessionKey: latestSessionKey });
         opts.success?.({ code, errMsg: 'login:ok' });
       }, latency);
     },
@@ -94,12 +98,16 @@ export function createFakeWx(handler: Handler, latency = 10) {
     /** WeChat-like storage; set `storage.throws` to make setStorageSync fail. */
     storage,
     /** What WeChat's code2Session would say about a code; marks it used. */
-    exchange(code: unknown): 'ok' | 'invalid' | 'used' {
+    exchange(code: unknown): { verdict: 'ok' | 'invalid' | 'used'; sessionKey?: string } {
       const c = typeof code === 'string' ? codes.get(code) : undefined;
-      if (!c || Date.now() - c.at > CODE_TTL_MS) return 'invalid';
-      if (c.used) return 'used';
+      if (!c || Date.now() - c.at > CODE_TTL_MS) return { verdict: 'invalid' };
+      if (c.used) return { verdict: 'used' };
       c.used = true;
-      return 'ok';
+      return { verdict: 'ok', sessionKey: c.sessionKey };
+    },
+    /** What a legacy open-type button hands over: data "encrypted" with the latest session_key. */
+    legacyDetail(kind = 'getUserInfo') {
+      return { errMsg: `${kind}:ok`, encryptedData: `enc:${latestSessionKey}`, iv: 'iv-1' };
     },
     /** The app comes back to the foreground. */
     show() {
@@ -121,6 +129,8 @@ export function createScriptedServer() {
     expiresIn: 3600 as number | undefined,
     /** Replies to the next login POSTs instead of a token, one per call. */
     loginReplies: [] as Reply[],
+    /** Replies to the next POST /auth/phone or /auth/profile, one per call. */
+    phoneReplies: [] as Reply[],
     /** Reject every token, even fresh ones. */
     rejectAll: false,
     /** Per-path delay in ms, to order answers. */
@@ -132,11 +142,24 @@ export function createScriptedServer() {
       if (path === '/auth/login') {
         const scripted = server.loginReplies.shift();
         if (scripted) return scripted;
-        const verdict = server.fake.exchange((req.data as { code?: unknown })?.code);
+        const { verdict } = server.fake.exchange((req.data as { code?: unknown })?.code);
         if (verdict !== 'ok') return { statusCode: 401, data: { error: 'invalid_code' } };
         const token = `tok-${++n}`;
         live.add(token);
         return { statusCode: 200, data: server.expiresIn ? { token, expiresIn: server.expiresIn } : { token } };
+      }
+      if (path === '/auth/phone' || path === '/auth/profile') {
+        const scripted = server.phoneReplies.shift();
+        if (scripted) return { ...scripted, delay: scripted.delay ?? delay };
+        const body = req.data as { code?: unknown; phoneCode?: unknown; encryptedData?: unknown };
+        const { verdict, sessionKey } = server.fake.exchange(body.code);
+        if (verdict !== 'ok') return { statusCode: 401, data: { error: 'invalid_code' }, delay };
+        if (body.encryptedData !== undefined && body.encryptedData !== `enc:${sessionKey}`) {
+          return { statusCode: 400, data: { error: 'decrypt_failed' }, delay };
+        }
+        const token = `tok-${++n}`;
+        live.add(token);
+        return { statusCode: 200, data: { token, expiresIn: 7200, phoneNumber: '+86 13800138000', purePhoneNumber: '13800138000', countryCode: '86' }, delay };
       }
       const auth = req.header.Authorization ?? '';
       const token = auth.replace(/^Bearer /, '');

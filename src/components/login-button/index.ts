@@ -1,0 +1,101 @@
+import { getDefaultAuth, type Auth } from '../../auth';
+import { HTTPError } from '../../errors';
+
+/**
+ * `<login-button>`: phone-number (or legacy profile) login that works on the first tap.
+ *
+ * It uses the auth instance your app made with `createAuth` (the default instance), keeps a fresh
+ * `wx.login` code while it is attached and its page is shown, and on the open-type event POSTs
+ * `{code, phoneCode?, encryptedData?, iv?}` to `path` (default `phonePath`, or `profilePath` for
+ * `getUserInfo`). A token in the answer is stored like a login.
+ *
+ * Events: `success` with the server's answer; `fail` with `{reason: 'denied', errMsg}` when the
+ * user said no (nothing is sent), or `{reason: 'network' | 'server', error}`.
+ * https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/getPhoneNumber.html
+ */
+type Detail = { code?: string; encryptedData?: string; iv?: string; errMsg?: string; detail?: Detail };
+
+const keepers = new WeakMap<object, () => void>();
+
+function authorized(d: Detail): boolean {
+  return typeof d.code === 'string' || typeof d.encryptedData === 'string';
+}
+
+Component({
+  options: { multipleSlots: false },
+  properties: {
+    /** `getPhoneNumber`, `getRealtimePhoneNumber` or `getUserInfo` (legacy: WeChat now answers an anonymous "微信用户"). */
+    openType: { type: String, value: 'getPhoneNumber' },
+    /** Server endpoint; empty means the auth options' `phonePath` or `profilePath`. */
+    path: { type: String, value: '' },
+    type: { type: String, value: 'primary' },
+    size: { type: String, value: 'default' },
+    plain: { type: Boolean, value: false },
+    disabled: { type: Boolean, value: false },
+  },
+  data: { loading: false },
+  lifetimes: {
+    attached() {
+      this.keepCode(true);
+    },
+    detached() {
+      this.keepCode(false);
+    },
+  },
+  pageLifetimes: {
+    show() {
+      this.keepCode(true);
+    },
+    hide() {
+      this.keepCode(false);
+    },
+  },
+  methods: {
+    auth(): Auth {
+      return getDefaultAuth();
+    },
+
+    /** Keeps a fresh code while on screen (reference counted inside the kit). */
+    keepCode(on: boolean) {
+      const stop = keepers.get(this);
+      if (on && !stop) keepers.set(this, this.auth().startCodeRefresh());
+      if (!on && stop) {
+        stop();
+        keepers.delete(this);
+      }
+    },
+
+    async onAuthorize(e: WechatMiniprogram.CustomEvent<Detail>) {
+      if (this.data.loading) return; // a request is running: ignore double taps
+      // Skyline on devices may nest the payload one level deeper.
+      const outer: Detail = e.detail ?? {};
+      const d: Detail = authorized(outer) || !outer.detail ? outer : outer.detail;
+      // Deny errMsg strings differ across versions; success is "code or encryptedData present".
+      if (!authorized(d)) {
+        this.triggerEvent('fail', { reason: 'denied', errMsg: String(d.errMsg ?? outer.errMsg ?? '') });
+        return;
+      }
+      const auth = this.auth();
+      const profile = this.data.openType === 'getUserInfo';
+      this.setData({ loading: true });
+      try {
+        // The kept code was fetched BEFORE this tap, so encryptedData matches its session_key.
+        const code = await auth.getCode();
+        const data: Record<string, string> = { code };
+        if (!profile && d.code) data.phoneCode = d.code;
+        if (d.encryptedData) data.encryptedData = d.encryptedData;
+        if (d.iv) data.iv = d.iv;
+        const url = this.data.path || (profile ? auth.options.profilePath : auth.options.phonePath);
+        // The login code is the credential here: no token needed, so no login first.
+        const res = await auth.request<{ token?: unknown; expiresIn?: unknown }>({ url, method: 'POST', data, auth: false });
+        const { token, expiresIn } = res.data ?? {};
+        if (typeof token === 'string' && token) auth.setToken(token, typeof expiresIn === 'number' ? expiresIn : undefined);
+        this.triggerEvent('success', res.data);
+      } catch (error) {
+        this.triggerEvent('fail', { reason: error instanceof HTTPError ? 'server' : 'network', error });
+      } finally {
+        this.setData({ loading: false });
+      }
+    },
+  },
+});

@@ -1,0 +1,199 @@
+/**
+ * @jest-environment jsdom
+ */
+import path from 'node:path';
+import simulate from 'miniprogram-simulate';
+import { createAuth, type Auth } from 'wx-login-kit';
+import { createScriptedServer } from '../support/fake-wx';
+
+const MIN = 60_000;
+const BUTTON = path.resolve(__dirname, '../../src/components/login-button/index');
+
+type Seen = Array<[string, Record<string, unknown>]>;
+let hostId: string;
+const seen: Seen = [];
+
+beforeAll(() => {
+  const buttonId = simulate.load(BUTTON, 'login-button', { compiler: 'simulate' });
+  hostId = simulate.load({
+    compiler: 'simulate',
+    usingComponents: { 'login-button': buttonId },
+    template: `<login-button id="btn" open-type="{{openType}}" path="{{path}}" bind:success="onSuccess" bind:fail="onFail">Log in with phone</login-button>`,
+    properties: { openType: { type: String, value: 'getPhoneNumber' }, path: { type: String, value: '' } },
+    methods: {
+      onSuccess(e: { detail: Record<string, unknown> }) {
+        seen.push(['success', e.detail]);
+      },
+      onFail(e: { detail: Record<string, unknown> }) {
+        seen.push(['fail', e.detail]);
+      },
+    },
+  } as Parameters<typeof simulate.load>[0]);
+});
+
+let server: ReturnType<typeof createScriptedServer>;
+let auth: Auth;
+
+function mount(data: Record<string, unknown> = {}) {
+  const host = simulate.render(hostId, data);
+  host.attach(document.createElement('parent-wrapper'));
+  const inner = host.querySelector('#btn')!.querySelector('.wx-login-kit-button')!;
+  const tap = (event: string, detail: unknown) => inner.dispatchEvent(event, { detail });
+  return { host, inner, tap };
+}
+
+const phonePosts = () => server.fake.state.requests.filter((r) => /\/auth\/(phone|profile)$/.test(r.url));
+
+beforeEach(() => {
+  jest.useFakeTimers();
+  seen.length = 0;
+  server = createScriptedServer();
+  auth = createAuth({ baseURL: 'https://api.example.com', wx: server.fake.wx });
+});
+afterEach(() => jest.useRealTimers());
+
+describe('keeping a fresh code', () => {
+  it('fetches a code on attach, refreshes every 4 minutes, and stops on detach', async () => {
+    const { host } = mount();
+    await jest.advanceTimersByTimeAsync(10);
+    expect(server.fake.state.loginCalls).toBe(1);
+    await jest.advanceTimersByTimeAsync(12 * MIN + 1000); // refreshes count from each code's arrival (+10 ms)
+    expect(server.fake.state.loginCalls).toBe(4);
+    host.detach();
+    await jest.advanceTimersByTimeAsync(30 * MIN);
+    expect(server.fake.state.loginCalls).toBe(4);
+  });
+
+  it('stops while its page is hidden and, shown again after the code went stale, refreshes at once', async () => {
+    const { host } = mount();
+    await jest.advanceTimersByTimeAsync(10);
+    host.triggerPageLifeTime('hide');
+    await jest.advanceTimersByTimeAsync(30 * MIN);
+    expect(server.fake.state.loginCalls).toBe(1);
+    host.triggerPageLifeTime('show');
+    await jest.advanceTimersByTimeAsync(10);
+    expect(server.fake.state.loginCalls).toBe(2);
+    host.detach();
+  });
+
+  it('two buttons on screen share one refresh timer', async () => {
+    const a = mount();
+    const b = mount();
+    await jest.advanceTimersByTimeAsync(8 * MIN + 1000);
+    expect(server.fake.state.loginCalls).toBe(3);
+    a.host.detach();
+    await jest.advanceTimersByTimeAsync(4 * MIN);
+    expect(server.fake.state.loginCalls).toBe(4);
+    b.host.detach();
+  });
+
+  it('replaces a code that went stale in the background as soon as the app shows', async () => {
+    const { host } = mount();
+    await jest.advanceTimersByTimeAsync(10);
+    jest.setSystemTime(Date.now() + 6 * MIN); // timers suspended in the background
+    server.fake.show();
+    await jest.advanceTimersByTimeAsync(10);
+    expect(server.fake.state.loginCalls).toBe(2);
+    expect(await auth.getCode()).toBe('code-2');
+    host.detach();
+  });
+});
+
+describe('the tap', () => {
+  it.each([
+    ['getPhoneNumber:fail user deny'],
+    ['getPhoneNumber:fail:user cancel'],
+    ['getPhoneNumber:fail privacy permission is not authorized'],
+  ])('on deny (%s) emits fail {reason: denied} and sends nothing', async (errMsg) => {
+    const { host, tap } = mount();
+    await jest.advanceTimersByTimeAsync(10);
+    tap('getphonenumber', { errMsg });
+    await jest.advanceTimersByTimeAsync(100);
+    expect(seen).toEqual([['fail', { reason: 'denied', errMsg }]]);
+    expect(phonePosts()).toHaveLength(0);
+    host.detach();
+  });
+
+  it('on allow POSTs {code: the code kept before the tap, phoneCode}, stores the token and emits success', async () => {
+    const { host, tap } = mount();
+    await jest.advanceTimersByTimeAsync(10);
+    const loginsBeforeTap = server.fake.state.loginCalls;
+    tap('getphonenumber', { errMsg: 'getPhoneNumber:ok', code: 'phone-code-1' });
+    await jest.advanceTimersByTimeAsync(100);
+    expect(phonePosts()).toHaveLength(1);
+    expect(phonePosts()[0]).toMatchObject({ url: 'https://api.example.com/auth/phone', method: 'POST' });
+    expect(phonePosts()[0].data).toEqual({ code: 'code-1', phoneCode: 'phone-code-1' });
+    expect(phonePosts()[0].header.Authorization).toBeUndefined();
+    expect(loginsBeforeTap).toBe(1); // code-1 existed before the tap
+    expect(seen).toEqual([['success', expect.objectContaining({ purePhoneNumber: '13800138000', token: 'tok-1' })]]);
+    expect(auth.token).toBe('tok-1');
+    expect(server.fake.wx.getStorageSync('wx-login-kit:token')).toMatchObject({ token: 'tok-1' });
+    host.detach();
+  });
+
+  it('accepts the payload nested in detail.detail (Skyline) and getRealtimePhoneNumber with a custom path', async () => {
+    const { host, tap } = mount({ openType: 'getRealtimePhoneNumber', path: '/auth/phone?realtime=1' });
+    await jest.advanceTimersByTimeAsync(10);
+    tap('getrealtimephonenumber', { detail: { errMsg: 'getRealtimePhoneNumber:ok', code: 'rt-1' } });
+    await jest.advanceTimersByTimeAsync(100);
+    expect(phonePosts()).toHaveLength(0); // the query string makes it another URL
+    expect(server.fake.state.requests.at(-1)).toMatchObject({ url: 'https://api.example.com/auth/phone?realtime=1', data: { code: 'code-1', phoneCode: 'rt-1' } });
+    host.detach();
+  });
+
+  it('shows loading while the request runs and ignores a second tap', async () => {
+    const { host, tap } = mount();
+    await jest.advanceTimersByTimeAsync(10);
+    server.delays['/auth/phone'] = 1000;
+    tap('getphonenumber', { code: 'p1' });
+    await jest.advanceTimersByTimeAsync(50);
+    expect(host.querySelector('#btn')!.data.loading).toBe(true);
+    tap('getphonenumber', { code: 'p2' });
+    await jest.advanceTimersByTimeAsync(2000);
+    expect(phonePosts()).toHaveLength(1);
+    expect(host.querySelector('#btn')!.data.loading).toBe(false);
+    expect(seen.map(([name]) => name)).toEqual(['success']);
+    host.detach();
+  });
+
+  it('emits fail {reason: server} for an HTTP error and {reason: network} when there was no answer', async () => {
+    const { host, tap } = mount();
+    await jest.advanceTimersByTimeAsync(10);
+    server.phoneReplies.push({ statusCode: 500, data: { error: 'internal_error' } }, { fail: 'request:fail timeout' });
+    tap('getphonenumber', { code: 'p1' });
+    await jest.advanceTimersByTimeAsync(100);
+    tap('getphonenumber', { code: 'p2' });
+    await jest.advanceTimersByTimeAsync(100);
+    expect(seen.map(([, d]) => [d.reason, (d.error as Error).name])).toEqual([
+      ['server', 'HTTPError'],
+      ['network', 'NetworkError'],
+    ]);
+    expect(auth.token).toBeNull();
+    host.detach();
+  });
+
+  it('a legacy encryptedData tap succeeds because its code predates the tap', async () => {
+    const { host, tap } = mount({ openType: 'getUserInfo' });
+    await jest.advanceTimersByTimeAsync(10);
+    tap('getuserinfo', server.fake.legacyDetail()); // encrypted with the latest session_key: code-1's
+    await jest.advanceTimersByTimeAsync(100);
+    expect(server.fake.state.requests.at(-1)).toMatchObject({
+      url: 'https://api.example.com/auth/profile',
+      data: { code: 'code-1', encryptedData: 'enc:sk-1', iv: 'iv-1' },
+    });
+    expect(seen[0][0]).toBe('success');
+    host.detach();
+  });
+
+  it('control: with no code kept before the tap, the wx.login after it rotates session_key and decryption fails', async () => {
+    const { host, tap } = mount({ openType: 'getUserInfo' });
+    await jest.advanceTimersByTimeAsync(10);
+    host.triggerPageLifeTime('hide'); // no keeper now
+    jest.setSystemTime(Date.now() + 5 * MIN); // the kept code is stale
+    tap('getuserinfo', server.fake.legacyDetail()); // still sk-1
+    await jest.advanceTimersByTimeAsync(100);
+    expect(server.fake.state.requests.at(-1)!.data).toMatchObject({ code: 'code-2', encryptedData: 'enc:sk-1' });
+    expect(seen[0][1]).toMatchObject({ reason: 'server', error: { statusCode: 400, data: { error: 'decrypt_failed' } } });
+    host.detach();
+  });
+});

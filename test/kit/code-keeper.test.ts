@@ -1,0 +1,128 @@
+import { createAuth } from 'wx-login-kit';
+import { createScriptedServer } from '../support/fake-wx';
+import { settle } from '../support/timers';
+
+/** Lets `ms` of fake time pass (a refresh timer is live, so "run all timers" would never end). */
+async function within<T>(p: Promise<T>, ms = 1000): Promise<T> {
+  p.catch(() => {});
+  await jest.advanceTimersByTimeAsync(ms);
+  return p;
+}
+
+const MIN = 60_000;
+
+function setup() {
+  const server = createScriptedServer();
+  const auth = createAuth({ baseURL: 'https://api.example.com', wx: server.fake.wx });
+  return { server, auth, fake: server.fake };
+}
+
+beforeEach(() => jest.useFakeTimers());
+afterEach(() => jest.useRealTimers());
+
+describe('getCode', () => {
+  it('without a kept code calls wx.login, and never hands out the same code twice', async () => {
+    const { auth, fake } = setup();
+    const codes = await settle(Promise.all([auth.getCode(), auth.getCode(), auth.getCode()]));
+    expect(new Set(codes).size).toBe(3);
+    expect(fake.state.loginCalls).toBe(3);
+  });
+
+  it('hands out the kept code once, then fetches the next one in the background', async () => {
+    const { auth, fake } = setup();
+    const stop = auth.startCodeRefresh();
+    await jest.advanceTimersByTimeAsync(10);
+    expect(fake.state.loginCalls).toBe(1);
+    const first = await auth.getCode(); // no wx.login needed
+    expect(first).toBe('code-1');
+    await jest.advanceTimersByTimeAsync(10);
+    expect(fake.state.loginCalls).toBe(2); // the refill
+    expect(await auth.getCode()).toBe('code-2');
+    stop();
+  });
+
+  it('waits for a wx.login already under way instead of starting another', async () => {
+    const { auth, fake } = setup();
+    const stop = auth.startCodeRefresh(); // prefetch under way
+    const code = await within(auth.getCode());
+    expect(code).toBe('code-1');
+    expect(fake.state.loginCalls).toBe(2); // the prefetch, then its refill; none for getCode itself
+    stop();
+  });
+
+  it('never hands out a code older than codeRefreshInterval', async () => {
+    const { auth, fake } = setup();
+    const stop = auth.startCodeRefresh();
+    await jest.advanceTimersByTimeAsync(10);
+    // The app sat in the background: the clock moved, timers did not fire.
+    jest.setSystemTime(Date.now() + 4 * MIN);
+    const code = await within(auth.getCode());
+    expect(code).not.toBe('code-1');
+    expect(fake.state.loginCalls).toBeGreaterThanOrEqual(2);
+    stop();
+  });
+
+  it('a login uses the kept code instead of a new wx.login', async () => {
+    const { auth, fake, server } = setup();
+    const stop = auth.startCodeRefresh();
+    await jest.advanceTimersByTimeAsync(10);
+    await within(auth.login());
+    expect(server.fake.state.requests[0].data).toEqual({ code: 'code-1' });
+    stop();
+    await jest.runOnlyPendingTimersAsync();
+    expect(fake.state.loginCalls).toBe(2); // prefetch + refill after the login took it
+  });
+});
+
+describe('startCodeRefresh', () => {
+  it('calls wx.login at once and then every 4 minutes: 6 calls in 20 minutes on screen, none after stop', async () => {
+    const { auth, fake } = setup();
+    const stop = auth.startCodeRefresh();
+    await jest.advanceTimersByTimeAsync(20 * MIN + 1000); // each refresh counts from its code's arrival, 10 ms after the call
+    expect(fake.state.loginCalls).toBe(6); // t = 0, 4, 8, 12, 16, 20 min
+    stop();
+    await jest.advanceTimersByTimeAsync(60 * MIN);
+    expect(fake.state.loginCalls).toBe(6);
+  });
+
+  it('is reference counted: two users share one timer; it stops when the last one stops', async () => {
+    const { auth, fake } = setup();
+    const stopA = auth.startCodeRefresh();
+    const stopB = auth.startCodeRefresh();
+    await jest.advanceTimersByTimeAsync(8 * MIN + 1000);
+    expect(fake.state.loginCalls).toBe(3); // not 6
+    stopA();
+    stopA(); // harmless twice
+    await jest.advanceTimersByTimeAsync(4 * MIN);
+    expect(fake.state.loginCalls).toBe(4);
+    stopB();
+    await jest.advanceTimersByTimeAsync(20 * MIN);
+    expect(fake.state.loginCalls).toBe(4);
+    expect(fake.showListenerCount()).toBe(0);
+  });
+
+  it('on app show refreshes at once when the kept code went stale in the background, not when it is fresh', async () => {
+    const { auth, fake } = setup();
+    const stop = auth.startCodeRefresh();
+    await jest.advanceTimersByTimeAsync(MIN);
+    fake.show(); // fresh: nothing to do
+    await jest.advanceTimersByTimeAsync(10);
+    expect(fake.state.loginCalls).toBe(1);
+    // 10 minutes in the background: timers were suspended, so only the clock moved.
+    jest.setSystemTime(Date.now() + 10 * MIN);
+    fake.show();
+    expect(fake.state.loginCalls).toBe(2);
+    await jest.advanceTimersByTimeAsync(10);
+    await expect(auth.getCode()).resolves.toBe('code-2');
+    stop();
+  });
+
+  it('a failed prefetch is not fatal: getCode falls back to wx.login', async () => {
+    const { auth, fake } = setup();
+    fake.state.loginFailures = 1;
+    const stop = auth.startCodeRefresh();
+    const code = await within(auth.getCode());
+    expect(code).toBe('code-1');
+    stop();
+  });
+});
