@@ -10,25 +10,25 @@ const MIN = 60_000;
 const BUTTON = path.resolve(__dirname, '../../src/components/login-button/index');
 
 type Seen = Array<[string, Record<string, unknown>]>;
-let hostId: string;
+let hostId: string; // the untyped overload of render takes any properties
 const seen: Seen = [];
 
 beforeAll(() => {
   const buttonId = simulate.load(BUTTON, 'login-button', { compiler: 'simulate' });
   hostId = simulate.load({
-    compiler: 'simulate',
+    compiler: 'simulate' as const,
     usingComponents: { 'login-button': buttonId },
     template: `<login-button id="btn" open-type="{{openType}}" path="{{path}}" bind:success="onSuccess" bind:fail="onFail">Log in with phone</login-button>`,
     properties: { openType: { type: String, value: 'getPhoneNumber' }, path: { type: String, value: '' } },
     methods: {
-      onSuccess(e: { detail: Record<string, unknown> }) {
+      onSuccess(e: WechatMiniprogram.CustomEvent<Record<string, unknown>>) {
         seen.push(['success', e.detail]);
       },
-      onFail(e: { detail: Record<string, unknown> }) {
+      onFail(e: WechatMiniprogram.CustomEvent<Record<string, unknown>>) {
         seen.push(['fail', e.detail]);
       },
     },
-  } as Parameters<typeof simulate.load>[0]);
+  }) as unknown as string;
 });
 
 let server: ReturnType<typeof createScriptedServer>;

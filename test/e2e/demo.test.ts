@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 const ROOT = path.resolve(__dirname, '../..');
 
 it('npm start runs the whole login journey and exits 0 with the expected counts', async () => {
-  const tsx = require.resolve('tsx/cli');
+  const tsx = (require as unknown as NodeJS.Require).resolve('tsx/cli');
   const { stdout } = await promisify(execFile)(process.execPath, [tsx, '--tsconfig', 'tsconfig.run.json', 'scripts/demo.ts'], {
     cwd: ROOT,
     env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
