@@ -1,0 +1,70 @@
+/**
+ * Runs the reference server for WeChat DevTools (`npm run dev`).
+ *
+ * Env:
+ *   PORT (3000), HOST (127.0.0.1)        where the server listens
+ *   WECHAT_API_BASE                       e.g. https://api.weixin.qq.com; unset -> local emulator
+ *   WX_APPID, WX_SECRET                   required with WECHAT_API_BASE
+ *   EMULATOR_PORT (3001)                  emulator port when WECHAT_API_BASE is unset
+ * The secret is never printed.
+ */
+import { randomBytes } from 'node:crypto';
+import pc from 'picocolors';
+import { buildServer } from './app';
+import { buildEmulator } from './emulator';
+
+const DEMO_APPID = 'wxdemo0000000000';
+
+function fail(message: string): never {
+  console.error(pc.red(`[wx-login-kit] ${message}`));
+  process.exit(1);
+}
+
+function port(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) fail(`${name} must be a port number, got "${raw}".`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const host = process.env.HOST || '127.0.0.1';
+  const serverPort = port('PORT', 3000);
+  const closers: Array<() => Promise<unknown>> = [];
+
+  let wechat: { apiBase: string; appid: string; secret: string };
+  if (process.env.WECHAT_API_BASE) {
+    const { WX_APPID, WX_SECRET } = process.env;
+    if (!WX_APPID || !WX_SECRET) {
+      fail('WECHAT_API_BASE is set, so WX_APPID and WX_SECRET are required (from mp.weixin.qq.com > Development settings).');
+    }
+    wechat = { apiBase: process.env.WECHAT_API_BASE, appid: WX_APPID, secret: WX_SECRET };
+  } else {
+    // No real WeChat: run the emulator with a throwaway secret only this process knows.
+    const appid = process.env.WX_APPID || DEMO_APPID;
+    const secret = randomBytes(16).toString('hex');
+    const emulator = buildEmulator({ apps: { [appid]: secret } });
+    const emulatorUrl = await emulator.app.listen({ port: port('EMULATOR_PORT', 3001), host });
+    closers.push(() => emulator.app.close());
+    wechat = { apiBase: emulatorUrl, appid, secret };
+    console.log(`${pc.yellow('WeChat emulator')}  ${pc.cyan(emulatorUrl)}  appid ${pc.bold(appid)}`);
+    console.log(pc.dim(`  wx.login stand-in: POST ${emulatorUrl}/emulator/login {"appid": "${appid}", "user": "alice"}`));
+  }
+
+  const server = buildServer({ wechat, logger: true });
+  const serverUrl = await server.listen({ port: serverPort, host });
+  closers.unshift(() => server.close());
+  console.log(`${pc.green('Login server')}     ${pc.cyan(serverUrl)}  -> code2Session at ${wechat.apiBase}`);
+
+  const shutdown = () => {
+    Promise.all(closers.map((close) => close())).then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
+main().catch((err: Error) => fail(`could not start: ${err.message}`));

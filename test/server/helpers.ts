@@ -1,0 +1,92 @@
+import type { FastifyInstance } from 'fastify';
+import { buildServer, type ServerOptions } from '../../server/app';
+import { buildEmulator, type Emulator, type EmulatorOptions } from '../../server/emulator';
+
+export const APPID = 'wxtest0000000001';
+export const SECRET = 'test-secret-0123456789abcdef';
+export const OTHER_APPID = 'wxtest0000000002';
+export const OTHER_SECRET = 'other-secret-fedcba9876543210';
+
+/** A clock tests move by hand: no sleeps, no fake timers. */
+export function manualClock(start = Date.UTC(2025, 0, 1)) {
+  let t = start;
+  return {
+    now: () => t,
+    advance(ms: number) {
+      t += ms;
+    },
+  };
+}
+
+export type Clock = ReturnType<typeof manualClock>;
+
+export async function listen(app: FastifyInstance): Promise<string> {
+  return app.listen({ port: 0, host: '127.0.0.1' });
+}
+
+/** Starts an emulator knowing APPID and OTHER_APPID, on its own manual clock. */
+export async function startEmulator(opts: Partial<EmulatorOptions> = {}) {
+  const clock = manualClock();
+  const emulator = buildEmulator({ apps: { [APPID]: SECRET, [OTHER_APPID]: OTHER_SECRET }, now: clock.now, ...opts });
+  const url = await listen(emulator.app);
+  return { emulator, url, clock, close: () => emulator.app.close() };
+}
+
+/** Plays wx.login against the emulator. */
+export async function wxLogin(emulatorUrl: string, user = 'alice', appid = APPID): Promise<string> {
+  const res = await fetch(`${emulatorUrl}/emulator/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ appid, user }),
+  });
+  if (res.status !== 200) throw new Error(`emulator login answered ${res.status}`);
+  return ((await res.json()) as { code: string }).code;
+}
+
+export interface Harness {
+  emulator: Emulator;
+  emulatorUrl: string;
+  emulatorClock: Clock;
+  server: FastifyInstance;
+  serverUrl: string;
+  serverClock: Clock;
+  /** wx.login as `user` then POST /auth/login; resolves to the raw response. */
+  login(user?: string): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** Emulator + reference server wired together, each on an ephemeral port with its own clock. */
+export async function startStack(serverOpts: Partial<ServerOptions> = {}): Promise<Harness> {
+  const emu = await startEmulator();
+  const serverClock = manualClock();
+  const server = buildServer({
+    wechat: { apiBase: emu.url, appid: APPID, secret: SECRET },
+    now: serverClock.now,
+    ...serverOpts,
+  });
+  const serverUrl = await listen(server);
+  return {
+    emulator: emu.emulator,
+    emulatorUrl: emu.url,
+    emulatorClock: emu.clock,
+    server,
+    serverUrl,
+    serverClock,
+    async login(user = 'alice') {
+      const code = await wxLogin(emu.url, user);
+      return postJson(`${serverUrl}/auth/login`, { code });
+    },
+    async close() {
+      await server.close();
+      await emu.close();
+    },
+  };
+}
+
+export function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+}
