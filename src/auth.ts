@@ -212,7 +212,9 @@ export function createAuth(options: AuthOptions) {
 
     /**
      * A login code that is unused and younger than `codeRefreshInterval`, else a new `wx.login`.
-     * Never the same code twice. Rejects with `wx.login`'s fail result `{errMsg}`.
+     * Never the same code twice. `{refill: false}`: do not fetch the next code until you call
+     * `startCodeRefresh()` again (for codes sent with encryptedData). Rejects with `wx.login`'s
+     * fail result `{errMsg}`.
      */
     getCode: codes.getCode,
 

@@ -50,7 +50,7 @@ export function createCodeKeeper(wx: WxLike, interval: number) {
     if (!isFresh()) void refresh();
   }
 
-  function take(): string | null {
+  function take(refill: boolean): string | null {
     if (!isFresh()) {
       kept = null;
       return null;
@@ -58,7 +58,7 @@ export function createCodeKeeper(wx: WxLike, interval: number) {
     const code = kept!.code;
     kept = null;
     // A button on screen wants the next tap covered too.
-    if (refs > 0) void refresh();
+    if (refill && refs > 0) void refresh();
     return code;
   }
 
@@ -66,21 +66,24 @@ export function createCodeKeeper(wx: WxLike, interval: number) {
     /**
      * A login code that is unused and younger than `interval`; marks it used. Without one,
      * waits for a fetch under way or calls `wx.login`. Never hands out a code twice.
+     * `refill` (default true): while refreshing, fetch the next code at once. Pass false when the
+     * code goes out with encryptedData: a wx.login before the server has used it may refresh the
+     * login state and break decryption; call `start()` again when done.
      * Rejects with `wx.login`'s fail result `{errMsg}`.
      */
-    async getCode(): Promise<string> {
-      const code = take();
+    async getCode({ refill = true }: { refill?: boolean } = {}): Promise<string> {
+      const code = take(refill);
       if (code) return code;
       if (fetching) {
         await fetching;
-        const next = take();
+        const next = take(refill);
         if (next) return next;
       }
       return wxLogin(wx);
     },
 
     /**
-     * Starts keeping a fresh code: `wx.login` at once (unless a fresh code is kept), then every
+     * Starts keeping a fresh code: `wx.login` at once (unless a fresh code is kept or one is being fetched), then every
      * `interval` ms, and on app show when the code is stale. Reference counted: returns a stop
      * function; the timer stops when every caller has stopped. Calling a stop twice is harmless.
      */
@@ -88,8 +91,8 @@ export function createCodeKeeper(wx: WxLike, interval: number) {
       if (refs++ === 0) {
         wx.onAppShow?.(onAppShow);
         if (isFresh()) schedule();
-        else void refresh();
       }
+      if (!isFresh()) void refresh();
       let stopped = false;
       return () => {
         if (stopped) return;

@@ -118,8 +118,12 @@ describe('the tap', () => {
     const { host, tap } = mount();
     await jest.advanceTimersByTimeAsync(10);
     const loginsBeforeTap = server.fake.state.loginCalls;
+    server.delays['/auth/phone'] = 1000;
     tap('getphonenumber', { errMsg: 'getPhoneNumber:ok', code: 'phone-code-1' });
-    await jest.advanceTimersByTimeAsync(100);
+    await jest.advanceTimersByTimeAsync(500);
+    expect(server.fake.state.loginCalls).toBe(1); // no wx.login while the server uses the code
+    await jest.advanceTimersByTimeAsync(600);
+    expect(server.fake.state.loginCalls).toBe(2); // then the next tap is covered
     expect(phonePosts()).toHaveLength(1);
     expect(phonePosts()[0]).toMatchObject({ url: 'https://api.example.com/auth/phone', method: 'POST' });
     expect(phonePosts()[0].data).toEqual({ code: 'code-1', phoneCode: 'phone-code-1' });

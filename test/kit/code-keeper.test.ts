@@ -41,6 +41,19 @@ describe('getCode', () => {
     stop();
   });
 
+  it('with {refill: false} fetches no next code until startCodeRefresh is called again', async () => {
+    const { auth, fake } = setup();
+    const stop = auth.startCodeRefresh();
+    await jest.advanceTimersByTimeAsync(10);
+    expect(await auth.getCode({ refill: false })).toBe('code-1');
+    await jest.advanceTimersByTimeAsync(MIN);
+    expect(fake.state.loginCalls).toBe(1);
+    const stopAgain = auth.startCodeRefresh(); // the taker is done: cover the next tap
+    expect(fake.state.loginCalls).toBe(2);
+    stop();
+    stopAgain();
+  });
+
   it('waits for a wx.login already under way instead of starting another', async () => {
     const { auth, fake } = setup();
     const stop = auth.startCodeRefresh(); // prefetch under way

@@ -80,7 +80,8 @@ Component({
       this.setData({ loading: true });
       try {
         // The kept code was fetched BEFORE this tap, so encryptedData matches its session_key.
-        const code = await auth.getCode();
+        // No refill until the server has used it: a wx.login now may refresh the login state.
+        const code = await auth.getCode({ refill: false });
         const data: Record<string, string> = { code };
         if (!profile && d.code) data.phoneCode = d.code;
         if (d.encryptedData) data.encryptedData = d.encryptedData;
@@ -95,6 +96,11 @@ Component({
         this.triggerEvent('fail', { reason: error instanceof HTTPError ? 'server' : 'network', error });
       } finally {
         this.setData({ loading: false });
+        if (keepers.has(this)) {
+          // Cover the next tap: restart keeping, which fetches a fresh code now.
+          this.keepCode(false);
+          this.keepCode(true);
+        }
       }
     },
   },
