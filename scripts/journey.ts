@@ -3,6 +3,7 @@
  * acts, then checks what the user and the server would see, and throws naming the step.
  * Needs DOM globals (global-jsdom) before miniprogram-simulate loads.
  */
+import FakeTimers from '@sinonjs/fake-timers';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import pc from 'picocolors';
@@ -16,12 +17,16 @@ const TOKEN_TTL_S = 7200;
 const STORAGE_KEY = 'wx-login-kit:token';
 
 interface PageComponent {
-  data: { status: string; openid: string; error: string };
+  data: { status: string; openid: string; phone: string; error: string };
   instance: { loadMe(): Promise<void> };
   attach(parent: Element): void;
   detach(): void;
-  querySelector(selector: string): { dom: Element } | undefined;
+  querySelector(selector: string): PageComponent | undefined;
+  dispatchEvent(event: string, options: { detail: unknown }): void;
 }
+
+/** Lets pending promise callbacks run (a real macrotask; setImmediate is not on the simulated clock). */
+const flush = () => new Promise((resolve) => setImmediate(resolve));
 
 export interface JourneyResult {
   steps: number;
@@ -41,7 +46,12 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
   });
   const baseURL = await server.listen({ port: 0, host: '127.0.0.1' });
   let loginPosts = 0;
+  const waiters: Array<{ match: (e: WxTrace) => boolean; resolve: () => void }> = [];
+  /** Resolves at the next trace event that matches. */
+  const next = (match: (e: WxTrace) => boolean) => new Promise<void>((resolve) => waiters.push({ match, resolve }));
   const trace = (e: WxTrace) => {
+    for (const w of waiters.splice(0)) (w.match(e) ? w.resolve() : waiters.push(w));
+    events.push(e.kind === 'wx.login' ? 'wx.login' : `${e.method} ${e.url.replace(baseURL, '')}`);
     if (e.kind === 'wx.login') log(`    ${pc.magenta('wx.login')} -> ${e.code ? `a code (${e.code.length} chars, not shown: it is a credential for 5 minutes)` : e.errMsg}`);
     else {
       const p = e.url.replace(baseURL, '');
@@ -51,13 +61,26 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
       log(`    ${pc.blue(`${e.method} ${p}`)}${e.authorized ? pc.dim(' [Bearer token]') : ''} -> ${color(String(status))}`);
     }
   };
+  const events: string[] = [];
   const client = createNodeWx({ emulatorBase, appid: APPID, user: 'alice', extConfig: { baseURL }, onTrace: trace });
   const g = globalThis as Record<string, unknown>;
+  // Node 20 has its own CustomEvent, which global-jsdom leaves in place; jsdom's DOM needs its own.
+  g.CustomEvent = window.CustomEvent;
+  g.Event = window.Event;
   // miniprogram-simulate installs its own wx stubs when required: ours go on top.
   const simulate = require('miniprogram-simulate') as {
     load(p: string, opts?: object): string;
     render(id: string): PageComponent;
   };
+  const button = path.join(appDir, 'miniprogram_npm/wx-login-kit/components/login-button/index');
+  /** Loads and attaches a page; npm component paths are resolved the way WeChat resolves miniprogram_npm. */
+  function openPage(name: string): PageComponent {
+    const dir = path.join(appDir, 'pages', name);
+    const usingComponents = { 'login-button': path.relative(dir, button) };
+    const page = simulate.render(simulate.load(path.join(dir, 'index'), { compiler: 'simulate', usingComponents }));
+    page.attach(document.createElement('parent-wrapper'));
+    return page;
+  }
   g.wx = Object.assign((g.wx as object) ?? {}, client.wx);
 
   let stepCount = 0;
@@ -94,12 +117,11 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
     app.onLaunch.call(app);
     // The same module instance app.ts used: the kit's default auth instance.
     const kit = require(path.join(appDir, 'node_modules/wx-login-kit')) as typeof import('../src/index');
-    const page = simulate.render(simulate.load(path.join(appDir, 'pages/index/index'), { compiler: 'simulate' }));
-    page.attach(document.createElement('parent-wrapper'));
-    return { app, auth: kit.getDefaultAuth(), page };
+    return { app, auth: kit.getDefaultAuth(), page: openPage('index') };
   }
   const stored = () => (client.storage.getStorageSync(STORAGE_KEY) as { token?: string } | '') || null;
 
+  let clock: ReturnType<ReturnType<typeof FakeTimers.withGlobal>['install']> | undefined;
   try {
     let run!: ReturnType<typeof launchApp>;
     let firstToken = '';
@@ -149,8 +171,73 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
     });
     run.page.detach();
 
+    let loginPage!: PageComponent;
+    let tapButton!: (detail: unknown) => void;
+    await step('open pages/login: <login-button> attached, a code prefetched', async () => {
+      // From here time runs on a simulated clock (@sinonjs/fake-timers: Date and timers; real I/O
+      // goes on, shouldAdvanceTime keeps it moving), so "4 minutes" can pass at once.
+      clock = FakeTimers.withGlobal(globalThis).install({
+        toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
+        shouldAdvanceTime: true,
+        shouldClearNativeTimers: true, // undici clears timers it set before the clock was installed
+      });
+      const prefetched = next((e) => e.kind === 'wx.login');
+      loginPage = openPage('login');
+      const inner = loginPage.querySelector('#phone-login')!.querySelector('.wx-login-kit-button')!;
+      tapButton = (detail) => inner.dispatchEvent('getphonenumber', { detail });
+      await prefetched;
+      const d = since();
+      expect('one wx.login ahead of any tap, no request', d.login === 1 && d.request === 0, JSON.stringify(d));
+    });
+
+    await step('4 minutes pass (simulated clock: clock.tickAsync(240 s))', async () => {
+      const refreshed = next((e) => e.kind === 'wx.login');
+      await clock!.tickAsync(4 * 60_000 + 100);
+      await refreshed;
+      const d = since();
+      expect('the kept code was refreshed: one wx.login, no request', d.login === 1 && d.request === 0, JSON.stringify(d));
+    });
+
+    await step('tap denied (getPhoneNumber:fail user deny)', async () => {
+      tapButton({ errMsg: 'getPhoneNumber:fail user deny' });
+      await flush();
+      expect('fail {reason: denied} shown on the page', loginPage.data.error === 'You chose not to share your phone number.', loginPage.data.error);
+      expect('nothing sent, no wx.login', since().request === 0 && since().login === 0, JSON.stringify(since()));
+    });
+
+    await step('tap allowed: WeChat hands the button a phone code and encryptedData', async () => {
+      const detail = await client.openData('getPhoneNumber');
+      const before = run.auth.token;
+      const answered = next((e) => e.kind === 'wx.request' && e.url.endsWith('/auth/phone'));
+      events.length = 0;
+      tapButton(detail);
+      await answered;
+      await flush();
+      const phone = loginPage.data.phone;
+      expect(`page shows the phone number (${phone})`, /^1\d{10}$/.test(phone), `"${phone}" ${loginPage.data.error}`);
+      expect('no wx.login between the tap and POST /auth/phone (the code predates the tap)', events[0] === 'POST /auth/phone', events.join(', '));
+      const token = run.auth.token;
+      expect('the answer\'s token is stored like a login', !!token && token !== before && stored()?.token === token);
+      const refilled = next((e) => e.kind === 'wx.login');
+      await refilled;
+      expect('after the answer, one wx.login covers the next tap', since().login === 1, JSON.stringify(since()));
+    });
+    await step('measure: the button on screen for 60 simulated minutes, ticked a minute at a time', async () => {
+      for (let minute = 0; minute < 60; minute++) {
+        const before = client.counts.login;
+        await clock!.tickAsync(60_000);
+        // A refresh started during this minute: let its real HTTP round trip finish.
+        if (client.counts.login > before) await next((e) => e.kind === 'wx.login');
+      }
+      const calls = since().login;
+      log(`    ${pc.bold(`wx.login with a button on screen: ${calls} calls in 60 min = ${(calls / 60).toFixed(2)} per minute`)}`);
+      expect('one wx.login per 4 minutes (15 in 60 min), no request', calls === 15 && since().request === 0, `${calls} calls, ${since().request} requests`);
+    });
+    loginPage.detach();
+
     return { steps: stepCount, counts: { login: client.counts.login, loginPosts, request: client.counts.request } };
   } finally {
+    clock?.uninstall();
     await server.close();
     await emulator.app.close();
   }

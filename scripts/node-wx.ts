@@ -110,6 +110,19 @@ export function createNodeWx(opts: NodeWxOptions) {
     wx,
     storage,
     counts,
+    /**
+     * What WeChat hands an open-type button when the user allows, e.g. getPhoneNumber's
+     * `{code, encryptedData, iv}`, encrypted with the session_key of the user's latest wx.login.
+     */
+    async openData(kind: 'getPhoneNumber' | 'getRealtimePhoneNumber' | 'getUserInfo'): Promise<Record<string, unknown>> {
+      const res = await fetchJSON(`${opts.emulatorBase}/emulator/open-data`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ appid: opts.appid, user: opts.user, kind }),
+      }, 10_000);
+      if (res.statusCode !== 200) throw new Error(`emulator open-data answered ${res.statusCode}`);
+      return res.data as Record<string, unknown>;
+    },
     /** The app comes back to the foreground. */
     show() {
       for (const l of [...showListeners]) l({ path: 'pages/index/index', scene: 1001 });

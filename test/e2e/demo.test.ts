@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 
 const ROOT = path.resolve(__dirname, '../..');
 
-it('npm start runs the whole login journey and exits 0 with the expected counts', async () => {
+it('npm start runs the whole login journey, the button journey included, and exits 0 with the expected counts', async () => {
   const tsx = (require as unknown as NodeJS.Require).resolve('tsx/cli');
   const { stdout } = await promisify(execFile)(process.execPath, [tsx, '--tsconfig', 'tsconfig.run.json', 'scripts/demo.ts'], {
     cwd: ROOT,
@@ -16,18 +16,29 @@ it('npm start runs the whole login journey and exits 0 with the expected counts'
   });
   const lines = stdout.split('\n');
   const steps = lines.filter((l) => /^\d\. /.test(l));
-  expect(steps.map((l) => l.replace(/ .*/, ''))).toEqual(['1.', '2.', '3.', '4.']);
+  expect(steps.map((l) => l.replace(/ .*/, ''))).toEqual(['1.', '2.', '3.', '4.', '5.', '6.', '7.', '8.', '9.']);
+  const traceOf = (i: number) =>
+    lines
+      .slice(lines.indexOf(steps[i]) + 1, i + 1 < steps.length ? lines.indexOf(steps[i + 1]) : undefined)
+      .filter((l) => / -> /.test(l))
+      .map((l) => l.trim().replace(/ \(.*\)/, ''));
   // The server-expiry step shows 401 -> one re-login -> retry 200, in that order.
-  const third = lines.slice(lines.indexOf(steps[2]) + 1, lines.indexOf(steps[3]));
-  expect(third.filter((l) => !l.includes('✔')).map((l) => l.trim().replace(/ \(.*\)/, ''))).toEqual([
+  expect(traceOf(0)).toEqual(['wx.login -> a code', 'POST /auth/login -> 200']);
+  expect(traceOf(2)).toEqual([
     'GET /api/me [Bearer token] -> 401',
     'wx.login -> a code',
     'POST /auth/login -> 200',
     'GET /api/me [Bearer token] -> 200',
   ]);
-  const fourth = lines.slice(lines.indexOf(steps[3]) + 1);
-  expect(fourth.some((l) => l.trim().startsWith('wx.login ->'))).toBe(false);
-  expect(stdout).toContain('counts wx.login 2, login POSTs 2, wx.request 6');
-  expect(stdout).toContain('✔ all 4 steps behaved');
+  expect(traceOf(3)).toEqual(['GET /api/me [Bearer token] -> 200']); // relaunch: no wx.login
+  // The button: prefetch, refresh after 4 simulated minutes, deny sends nothing, allow POSTs first.
+  expect(traceOf(4)).toEqual(['wx.login -> a code']);
+  expect(traceOf(5)).toEqual(['wx.login -> a code']);
+  expect(traceOf(6)).toEqual([]);
+  expect(traceOf(7)).toEqual(['POST /auth/phone -> 200', 'wx.login -> a code']);
+  expect(stdout).toMatch(/page shows the phone number \(1\d{10}\)/);
+  expect(stdout).toContain('wx.login with a button on screen: 15 calls in 60 min = 0.25 per minute');
+  expect(stdout).toContain('counts wx.login 20, login POSTs 2, wx.request 7');
+  expect(stdout).toContain('✔ all 9 steps behaved');
   expect(stdout).not.toMatch(/[A-Za-z0-9_-]{43}/); // no token printed
 }, 60_000);
