@@ -23,7 +23,7 @@ export function createCodeKeeper(wx: WxLike, interval: number) {
 
   /** Next refresh when the kept code turns stale (a full interval when there is none). */
   function schedule() {
-    clearTimeout(timer);
+    if (timer !== undefined) clearTimeout(timer);
     const due = kept ? Math.max(0, kept.at + interval - Date.now()) : interval;
     timer = refs > 0 ? setTimeout(refresh, due) : undefined;
   }

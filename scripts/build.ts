@@ -1,0 +1,49 @@
+/**
+ * `npm run build`: the package as WeChat DevTools' "构建 npm" and bundlers consume it.
+ * - miniprogram_dist/: CommonJS, one output file per source file (never one bundle: the button and
+ *   the kit must share one module instance, one token, one in-flight login), ES2015 syntax.
+ * - dist/esm/: the same files as ES modules, for bundlers (Taro, uni-app).
+ * - .d.ts from `tsc --emitDeclarationOnly`, and the component's .json/.wxml/.wxss in both.
+ */
+import { execFileSync } from 'node:child_process';
+import { build, type BuildOptions } from 'esbuild';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '..');
+const SRC = path.join(ROOT, 'src');
+const OUT = { cjs: path.join(ROOT, 'miniprogram_dist'), esm: path.join(ROOT, 'dist/esm') };
+
+function files(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+}
+
+export async function buildPackage(): Promise<void> {
+  for (const dir of Object.values(OUT)) fs.rmSync(dir, { recursive: true, force: true });
+  const all = files(SRC);
+  const common: BuildOptions = {
+    entryPoints: all.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')),
+    outbase: SRC,
+    bundle: false,
+    platform: 'neutral',
+    // WeChat's JS engines run ES2015; esbuild lowers async/await, ?. and ?? below that.
+    target: 'es2015',
+    logLevel: 'warning',
+  };
+  await build({ ...common, format: 'cjs', outdir: OUT.cjs });
+  await build({ ...common, format: 'esm', outdir: OUT.esm });
+  for (const f of all.filter((f) => /\.(json|wxml|wxss)$/.test(f))) {
+    for (const dir of Object.values(OUT)) fs.cpSync(f, path.join(dir, path.relative(SRC, f)));
+  }
+  execFileSync(process.execPath, [(require as unknown as NodeJS.Require).resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+}
+
+if ((require as unknown as NodeJS.Require).main === module) {
+  buildPackage().then(
+    () => console.log('built miniprogram_dist/ (CommonJS) and dist/esm/ (ES modules)'),
+    (err: Error) => {
+      console.error(err.message);
+      process.exit(1);
+    },
+  );
+}
