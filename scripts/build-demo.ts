@@ -1,10 +1,12 @@
 /**
  * Compiles the demo mini program to JavaScript the way WeChat DevTools would run it: one output
- * file per source file (never one bundle: the page, the button and the app must share one kit
- * module instance), the kit under `miniprogram_npm/wx-login-kit`, and `.json/.wxml/.wxss` copied.
+ * file per source file, `.json/.wxml/.wxss` copied, and the kit installed as a user gets it:
+ * `npm pack` (which builds), then the tarball's `miniprogram` folder as
+ * `miniprogram_npm/wx-login-kit`, which is what DevTools' "构建 npm" makes of it.
  * A `node_modules` link to `miniprogram_npm` lets Node resolve `require('wx-login-kit')` the way
  * the mini program runtime does.
  */
+import { execFileSync } from 'node:child_process';
 import { build } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,20 +24,26 @@ function files(dir: string, keep: (f: string) => boolean): string[] {
 const isTs = (f: string) => f.endsWith('.ts') && !f.endsWith('.d.ts');
 const isAsset = (f: string) => /\.(json|wxml|wxss)$/.test(f);
 
+/** `npm pack` into `dir`; returns the tarball's path. Runs `prepack`, i.e. `npm run build`. */
+export function packKit(dir: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const out = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return path.join(dir, out.trim().split('\n').pop()!);
+}
+
 /** Builds into `outDir` (default `.tmp/demo`); returns the compiled `miniprogram/` folder. */
 export async function buildDemo(outDir = path.join(ROOT, '.tmp/demo')): Promise<string> {
   const appDir = path.join(outDir, 'miniprogram');
-  const kitDir = path.join(appDir, 'miniprogram_npm/wx-login-kit');
   fs.rmSync(outDir, { recursive: true, force: true });
-  const common = { bundle: false, format: 'cjs', target: 'es2017', platform: 'neutral', logLevel: 'warning' } as const;
-  await build({ ...common, entryPoints: files(path.join(ROOT, 'miniprogram'), isTs), outdir: appDir, outbase: path.join(ROOT, 'miniprogram') });
-  await build({ ...common, entryPoints: files(path.join(ROOT, 'src'), isTs), outdir: kitDir, outbase: path.join(ROOT, 'src') });
-  for (const [from, to] of [
-    [path.join(ROOT, 'miniprogram'), appDir],
-    [path.join(ROOT, 'src'), kitDir],
-  ]) {
-    for (const f of files(from, isAsset)) fs.cpSync(f, path.join(to, path.relative(from, f)));
-  }
+  const source = path.join(ROOT, 'miniprogram');
+  await build({ bundle: false, format: 'cjs', target: 'es2015', platform: 'neutral', logLevel: 'warning', entryPoints: files(source, isTs), outdir: appDir, outbase: source });
+  for (const f of files(source, isAsset)) fs.cpSync(f, path.join(appDir, path.relative(source, f)));
+
+  const unpacked = path.join(outDir, 'pack');
+  fs.mkdirSync(unpacked, { recursive: true });
+  execFileSync('tar', ['-xzf', packKit(outDir), '-C', unpacked]);
+  const pkg = JSON.parse(fs.readFileSync(path.join(unpacked, 'package/package.json'), 'utf8')) as { miniprogram: string };
+  fs.cpSync(path.join(unpacked, 'package', pkg.miniprogram), path.join(appDir, 'miniprogram_npm/wx-login-kit'), { recursive: true });
   fs.symlinkSync('miniprogram_npm', path.join(appDir, 'node_modules'));
   return appDir;
 }
