@@ -2,9 +2,14 @@
  * Reference developer server: exchanges a `wx.login` code for a bearer token and
  * guards API routes with it.
  *
- *   POST /auth/login  {code}      -> 200 {token, expiresIn}   (expiresIn in seconds)
- *   GET  /api/me      Bearer      -> 200 {openid}
- *   POST /auth/logout Bearer      -> 200 {ok: true}
+ *   POST /auth/login   {code}                            -> 200 {token, expiresIn}   (expiresIn in seconds)
+ *   POST /auth/phone   {code, phoneCode? | encryptedData, iv} -> 200 {token, expiresIn, phoneNumber, purePhoneNumber, countryCode}
+ *   POST /auth/profile {code, encryptedData, iv}          -> 200 {token, expiresIn, userInfo}
+ *   GET  /api/me       Bearer                            -> 200 {openid}
+ *   POST /auth/logout  Bearer                            -> 200 {ok: true}
+ *
+ * The openid always comes from code2Session, never from decrypted data: AES-CBC lets a client
+ * rewrite the first plaintext block through the iv.
  *
  * Every error answer is JSON `{error, message, ...}`: `error` is a stable code for
  * programs, `message` says what failed and what to do. Never a stack, never a 500
@@ -20,7 +25,8 @@ import Fastify, {
 } from 'fastify';
 import { hashToken, newToken } from './crypto';
 import { createMemoryStore, type Session, type SessionStore } from './store';
-import { createWechatClient, WechatApiError, WechatUnreachableError } from './wechat';
+import { createWechatClient, WechatApiError, WechatUnreachableError, type Code2SessionResult } from './wechat';
+import { decryptData, DecryptError } from './wechat-crypto';
 
 export interface ServerOptions {
   /** Where and as which app to call code2Session. */
@@ -193,35 +199,109 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     parseJson(request, body as string, done);
   });
 
+  /** code2Session for `code`; on failure answers the client and returns null. */
+  async function exchange(request: FastifyRequest, reply: FastifyReply, code: string): Promise<Code2SessionResult | null> {
+    try {
+      return await wechat.code2Session(code);
+    } catch (err) {
+      request.log.warn(
+        { errcode: err instanceof WechatApiError ? err.errcode : undefined, reason: (err as Error).name },
+        'code2Session failed',
+      );
+      wechatFailure(reply, err);
+      return null;
+    }
+  }
+
+  /** A new 256-bit token for this session; only sha256(token) is stored. */
+  async function issueToken(result: Code2SessionResult) {
+    const token = newToken();
+    const session: Session = { openid: result.openid, session_key: result.session_key, createdAt: now() };
+    if (result.unionid !== undefined) session.unionid = result.unionid;
+    await store.set(hashToken(token), session, tokenTtlMs);
+    return { token, expiresIn: tokenTtlSeconds };
+  }
+
+  /** Decrypts a button's encryptedData with this code's session_key; on failure answers 400 and returns null. */
+  function decrypt(reply: FastifyReply, result: Code2SessionResult, body: { encryptedData: string; iv: string }) {
+    try {
+      return decryptData({ sessionKey: result.session_key, encryptedData: body.encryptedData, iv: body.iv, appid: opts.wechat.appid });
+    } catch (err) {
+      if (!(err instanceof DecryptError)) throw err;
+      sendError(reply, 400, err.code, `${err.message}. Keep a wx.login code from BEFORE the tap and send it with the data.`);
+      return null;
+    }
+  }
+
+  const code = { type: 'string', minLength: 1, maxLength: 128 } as const;
+  const encrypted = {
+    encryptedData: { type: 'string', minLength: 1, maxLength: 8192 },
+    iv: { type: 'string', minLength: 1, maxLength: 64 },
+  } as const;
+
   app.post(
     '/auth/login',
+    { schema: { body: { type: 'object', required: ['code'], properties: { code } } } },
+    async (request, reply) => {
+      const result = await exchange(request, reply, (request.body as { code: string }).code);
+      return result && issueToken(result);
+    },
+  );
+
+  app.post(
+    '/auth/phone',
     {
       schema: {
         body: {
           type: 'object',
           required: ['code'],
-          properties: { code: { type: 'string', minLength: 1, maxLength: 128 } },
+          properties: { code, phoneCode: { type: 'string', minLength: 1, maxLength: 256 }, ...encrypted },
         },
       },
     },
     async (request, reply) => {
-      const { code } = request.body as { code: string };
-      let result;
-      try {
-        result = await wechat.code2Session(code);
-      } catch (err) {
-        request.log.warn(
-          { errcode: err instanceof WechatApiError ? err.errcode : undefined, reason: (err as Error).name },
-          'code2Session failed',
-        );
-        return wechatFailure(reply, err);
+      const body = request.body as { code: string; phoneCode?: string; encryptedData?: string; iv?: string };
+      if (!body.phoneCode && !(body.encryptedData && body.iv)) {
+        return sendError(reply, 400, 'invalid_request', 'Send phoneCode (detail.code of getPhoneNumber), or encryptedData and iv, with the login code.');
       }
+      const result = await exchange(request, reply, body.code);
+      if (!result) return reply;
+      let phone: { phoneNumber?: unknown; purePhoneNumber?: unknown; countryCode?: unknown };
+      if (body.phoneCode) {
+        try {
+          phone = await wechat.getUserPhoneNumber(body.phoneCode);
+        } catch (err) {
+          request.log.warn({ errcode: err instanceof WechatApiError ? err.errcode : undefined, reason: (err as Error).name }, 'getuserphonenumber failed');
+          if (err instanceof WechatApiError && err.errcode === 40029) {
+            return sendError(reply, 400, 'invalid_phone_code', 'WeChat rejected the phone code (expired or already used). Ask the user to tap the button again.');
+          }
+          return wechatFailure(reply, err);
+        }
+      } else {
+        const data = decrypt(reply, result, body as { encryptedData: string; iv: string });
+        if (!data) return reply;
+        phone = data;
+      }
+      const { phoneNumber, purePhoneNumber, countryCode } = phone;
+      if (typeof phoneNumber !== 'string' || typeof purePhoneNumber !== 'string' || typeof countryCode !== 'string') {
+        return sendError(reply, 400, 'decrypt_failed', 'The phone data has no phoneNumber, purePhoneNumber and countryCode.');
+      }
+      return { ...(await issueToken(result)), phoneNumber, purePhoneNumber, countryCode };
+    },
+  );
 
-      const token = newToken();
-      const session: Session = { openid: result.openid, session_key: result.session_key, createdAt: now() };
-      if (result.unionid !== undefined) session.unionid = result.unionid;
-      await store.set(hashToken(token), session, tokenTtlMs);
-      return { token, expiresIn: tokenTtlSeconds };
+  app.post(
+    '/auth/profile',
+    { schema: { body: { type: 'object', required: ['code', 'encryptedData', 'iv'], properties: { code, ...encrypted } } } },
+    async (request, reply) => {
+      const body = request.body as { code: string; encryptedData: string; iv: string };
+      const result = await exchange(request, reply, body.code);
+      if (!result) return reply;
+      const data = decrypt(reply, result, body);
+      if (!data) return reply;
+      // Only display fields: openId/unionId in the data are not trusted (see the top of this file).
+      const { nickName, avatarUrl, gender, language, city, province, country } = data;
+      return { ...(await issueToken(result)), userInfo: { nickName, avatarUrl, gender, language, city, province, country } };
     },
   );
 

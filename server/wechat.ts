@@ -1,20 +1,30 @@
 /**
- * Client for WeChat's code2Session (auth.code2Session):
- * https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/user-login/code2Session.html
+ * Client for the WeChat server APIs the login kit needs:
+ * - code2Session (auth.code2Session):
+ *   https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/user-login/code2Session.html
+ * - getPhoneNumber (phonenumber.getPhoneNumber), with an access token from ./access-token:
+ *   https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/user-info/phone-number/getPhoneNumber.html
  *
- * The request URL carries the app secret in its query string, so neither the URL
- * nor the secret ever goes into an error message.
+ * code2Session carries the app secret in its query string, getPhoneNumber the access token
+ * (WeChat's design), so no request URL, secret or token ever goes into an error message.
  */
+import { createAccessTokenClient, type AccessTokenClient } from './access-token';
 
 export interface WechatClientOptions {
   /** e.g. 'https://api.weixin.qq.com' or the emulator's base URL, no trailing slash needed. */
   apiBase: string;
   appid: string;
   secret: string;
-  /** Give up on WeChat after this many ms. @default 5000 */
+  /** Give up on WeChat after this many ms, per HTTP call. @default 5000 */
   timeoutMs?: number;
   /** @default globalThis.fetch */
   fetch?: typeof fetch;
+  /**
+   * Where getUserPhoneNumber gets its access token. Share one between clients of the same
+   * appid so they share one cached token.
+   * @default createAccessTokenClient with this client's apiBase, appid, secret, timeoutMs and fetch
+   */
+  accessTokens?: AccessTokenClient;
 }
 
 /** What code2Session gives on success. */
@@ -25,6 +35,18 @@ export interface Code2SessionResult {
   unionid?: string;
 }
 
+/** getPhoneNumber's `phone_info`. */
+export interface PhoneInfo {
+  /** With the country code for numbers outside mainland China, e.g. '13800138000'. */
+  phoneNumber: string;
+  /** Without the country code. */
+  purePhoneNumber: string;
+  /** e.g. '86'. */
+  countryCode: string;
+  /** `timestamp` in seconds since the epoch; `appid` is checked to be this client's. */
+  watermark: { timestamp: number; appid: string };
+}
+
 export interface WechatClient {
   /**
    * Exchanges a `wx.login` code.
@@ -33,34 +55,105 @@ export interface WechatClient {
    * @throws WechatUnreachableError on network failure, timeout, non-200 or non-JSON
    */
   code2Session(code: string): Promise<Code2SessionResult>;
+  /**
+   * Exchanges the `detail.code` of a getPhoneNumber / getRealtimePhoneNumber button for the
+   * user's number. When WeChat answers 40001 or 42001 (access token superseded or expired), asks
+   * for a fresh token and retries once.
+   * @throws WechatApiError on an errcode (40029 invalid, expired or used phone code; 40001/42001
+   *   twice in a row; 40013/40125 from the token call, ...), or errcode 0 when the answer has no
+   *   phone_info or its watermark is for another appid
+   * @throws WechatUnreachableError on network failure, timeout, non-200 or non-JSON
+   */
+  getUserPhoneNumber(phoneCode: string): Promise<PhoneInfo>;
 }
 
-/** WeChat answered, with an error. `errmsg` is WeChat's text (it ends with a request id). */
+/**
+ * WeChat answered, with an error. `errmsg` is WeChat's text (it ends with a request id);
+ * `api` names the call that failed.
+ */
 export class WechatApiError extends Error {
   readonly name = 'WechatApiError';
   constructor(
     readonly errcode: number,
     readonly errmsg: string,
+    readonly api = 'code2Session',
   ) {
-    super(`[wx-login-kit] code2Session failed: errcode ${errcode} ${errmsg}`);
+    super(`[wx-login-kit] ${api} failed: errcode ${errcode} ${errmsg}`);
   }
 }
 
-/** No usable answer from WeChat. `cause` is the underlying error, if any. */
+/** No usable answer from WeChat. `cause` is the underlying error, if any; `api` names the call. */
 export class WechatUnreachableError extends Error {
   readonly name = 'WechatUnreachableError';
   // Declared here because the ES2020 lib typings predate Error#cause.
   readonly cause?: unknown;
-  constructor(reason: string, options?: { cause?: unknown }) {
-    super(`[wx-login-kit] code2Session failed: WeChat unreachable (${reason})`);
+  readonly api: string;
+  constructor(reason: string, options?: { cause?: unknown; api?: string }) {
+    const api = options?.api ?? 'code2Session';
+    super(`[wx-login-kit] ${api} failed: WeChat unreachable (${reason})`);
+    this.api = api;
     if (options && 'cause' in options) this.cause = options.cause;
   }
+}
+
+/** errcodes that mean "this access token no longer works, get another". */
+const STALE_TOKEN_ERRCODES = new Set([40001, 42001]);
+
+/**
+ * One call to WeChat, shared by this module and ./access-token (not part of the kit's API):
+ * returns the JSON object WeChat answered, without an errcode or with errcode 0.
+ * `url` may hold a secret or a token, so it never reaches an error.
+ * @throws WechatApiError on a non-zero errcode
+ * @throws WechatUnreachableError on network failure, timeout, non-200 or non-JSON
+ */
+export async function callWechat(
+  api: string,
+  url: string,
+  opts: { fetch: typeof fetch; timeoutMs: number; json?: object },
+): Promise<Record<string, unknown>> {
+  const signal = AbortSignal.timeout(opts.timeoutMs);
+  const init: RequestInit = opts.json
+    ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(opts.json), signal }
+    : { signal };
+  let status: number;
+  let text: string;
+  try {
+    const res = await opts.fetch(url, init);
+    status = res.status;
+    text = await res.text();
+  } catch (err) {
+    // Ask the signal rather than the error: the abort error is a DOMException,
+    // which is not `instanceof Error` in every realm.
+    const reason = signal.aborted ? `no answer within ${opts.timeoutMs} ms` : 'network error';
+    throw new WechatUnreachableError(reason, { cause: err, api });
+  }
+  if (status !== 200) throw new WechatUnreachableError(`HTTP ${status}`, { api });
+
+  // WeChat serves this JSON as text/plain, so parse the text whatever the content type.
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new WechatUnreachableError('answer is not JSON', { api });
+  }
+  if (typeof body !== 'object' || body === null) throw new WechatUnreachableError('answer is not a JSON object', { api });
+
+  const answer = body as Record<string, unknown>;
+  // code2Session's success has no errcode at all; getPhoneNumber's has errcode 0.
+  if (answer.errcode !== undefined && answer.errcode !== 0) {
+    const errcode = typeof answer.errcode === 'number' ? answer.errcode : Number(answer.errcode);
+    throw new WechatApiError(Number.isFinite(errcode) ? errcode : -1, String(answer.errmsg ?? ''), api);
+  }
+  return answer;
 }
 
 export function createWechatClient(opts: WechatClientOptions): WechatClient {
   const timeoutMs = opts.timeoutMs ?? 5000;
   const doFetch = opts.fetch ?? globalThis.fetch;
   const base = opts.apiBase.replace(/\/+$/, '');
+  const accessTokens =
+    opts.accessTokens ??
+    createAccessTokenClient({ apiBase: base, appid: opts.appid, secret: opts.secret, timeoutMs, fetch: opts.fetch });
 
   async function code2Session(code: string): Promise<Code2SessionResult> {
     const query = new URLSearchParams({
@@ -69,37 +162,7 @@ export function createWechatClient(opts: WechatClientOptions): WechatClient {
       js_code: code,
       grant_type: 'authorization_code',
     });
-
-    const signal = AbortSignal.timeout(timeoutMs);
-    let status: number;
-    let text: string;
-    try {
-      const res = await doFetch(`${base}/sns/jscode2session?${query}`, { signal });
-      status = res.status;
-      text = await res.text();
-    } catch (err) {
-      // Ask the signal rather than the error: the abort error is a DOMException,
-      // which is not `instanceof Error` in every realm.
-      const reason = signal.aborted ? `no answer within ${timeoutMs} ms` : 'network error';
-      throw new WechatUnreachableError(reason, { cause: err });
-    }
-    if (status !== 200) throw new WechatUnreachableError(`HTTP ${status}`);
-
-    // WeChat serves this JSON as text/plain, so parse the text whatever the content type.
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      throw new WechatUnreachableError('answer is not JSON');
-    }
-    if (typeof body !== 'object' || body === null) throw new WechatUnreachableError('answer is not a JSON object');
-
-    const answer = body as Record<string, unknown>;
-    // Success has no errcode at all; some WeChat APIs send errcode 0, accept that too.
-    if (answer.errcode !== undefined && answer.errcode !== 0) {
-      const errcode = typeof answer.errcode === 'number' ? answer.errcode : Number(answer.errcode);
-      throw new WechatApiError(Number.isFinite(errcode) ? errcode : -1, String(answer.errmsg ?? ''));
-    }
+    const answer = await callWechat('code2Session', `${base}/sns/jscode2session?${query}`, { fetch: doFetch, timeoutMs });
     if (typeof answer.openid !== 'string' || typeof answer.session_key !== 'string') {
       throw new WechatApiError(0, 'answer has no openid or session_key');
     }
@@ -108,5 +171,49 @@ export function createWechatClient(opts: WechatClientOptions): WechatClient {
     return result;
   }
 
-  return { code2Session };
+  function askPhoneNumber(accessToken: string, phoneCode: string) {
+    const query = new URLSearchParams({ access_token: accessToken });
+    return callWechat('getPhoneNumber', `${base}/wxa/business/getuserphonenumber?${query}`, {
+      fetch: doFetch,
+      timeoutMs,
+      json: { code: phoneCode },
+    });
+  }
+
+  async function getUserPhoneNumber(phoneCode: string): Promise<PhoneInfo> {
+    const token = await accessTokens.get();
+    let answer: Record<string, unknown>;
+    try {
+      answer = await askPhoneNumber(token, phoneCode);
+    } catch (err) {
+      // Another process may have force-refreshed the token (40001 once the 5-minute overlap is
+      // over), or it expired under us: WeChat checks the token before the code, so the phone
+      // code is still unused and one retry with a fresh token is safe.
+      if (!(err instanceof WechatApiError) || !STALE_TOKEN_ERRCODES.has(err.errcode)) throw err;
+      answer = await askPhoneNumber(await accessTokens.refresh(token), phoneCode);
+    }
+
+    const info = answer.phone_info as Partial<PhoneInfo> | undefined;
+    const watermark = info?.watermark;
+    if (
+      typeof info?.phoneNumber !== 'string' ||
+      typeof info.purePhoneNumber !== 'string' ||
+      typeof info.countryCode !== 'string' ||
+      typeof watermark?.timestamp !== 'number' ||
+      typeof watermark.appid !== 'string'
+    ) {
+      throw new WechatApiError(0, 'answer has no complete phone_info', 'getPhoneNumber');
+    }
+    if (watermark.appid !== opts.appid) {
+      throw new WechatApiError(0, 'phone_info watermark is for another appid', 'getPhoneNumber');
+    }
+    return {
+      phoneNumber: info.phoneNumber,
+      purePhoneNumber: info.purePhoneNumber,
+      countryCode: info.countryCode,
+      watermark: { timestamp: watermark.timestamp, appid: watermark.appid },
+    };
+  }
+
+  return { code2Session, getUserPhoneNumber };
 }

@@ -24,12 +24,19 @@ export async function listen(app: FastifyInstance): Promise<string> {
   return app.listen({ port: 0, host: '127.0.0.1' });
 }
 
-/** Starts an emulator knowing APPID and OTHER_APPID, on its own manual clock. */
+/**
+ * Starts an emulator knowing APPID and OTHER_APPID, on its own manual clock. `requests` lists
+ * every request it received as 'METHOD /path' (no query string), oldest first.
+ */
 export async function startEmulator(opts: Partial<EmulatorOptions> = {}) {
   const clock = manualClock();
   const emulator = buildEmulator({ apps: { [APPID]: SECRET, [OTHER_APPID]: OTHER_SECRET }, now: clock.now, ...opts });
+  const requests: string[] = [];
+  emulator.app.addHook('onRequest', async (req) => {
+    requests.push(`${req.method} ${req.url.split('?')[0]}`);
+  });
   const url = await listen(emulator.app);
-  return { emulator, url, clock, close: () => emulator.app.close() };
+  return { emulator, url, clock, requests, close: () => emulator.app.close() };
 }
 
 /** Plays wx.login against the emulator. */

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import { createAccessTokenClient } from '../../server/access-token';
 import { createWechatClient, WechatApiError, WechatUnreachableError } from '../../server/wechat';
-import { APPID, SECRET, listen, startEmulator, wxLogin } from './helpers';
+import { APPID, OTHER_APPID, OTHER_SECRET, SECRET, listen, postJson, startEmulator, wxLogin } from './helpers';
 
 let emu: Awaited<ReturnType<typeof startEmulator>>;
 beforeAll(async () => {
@@ -95,5 +96,149 @@ describe('code2Session client', () => {
     expect(err.message).toContain('50 ms');
     release();
     await fake.close();
+  });
+});
+
+describe('getUserPhoneNumber', () => {
+  let phoneEmu: Awaited<ReturnType<typeof startEmulator>>;
+  beforeEach(async () => {
+    phoneEmu = await startEmulator({ phones: { alice: '13800138000' } });
+  });
+  afterEach(() => phoneEmu.close());
+
+  /** wx.login then a getPhoneNumber tap, as alice: the phone code the button gave. */
+  async function phoneCode(): Promise<string> {
+    await wxLogin(phoneEmu.url, 'alice');
+    const res = await postJson(`${phoneEmu.url}/emulator/open-data`, { appid: APPID, user: 'alice', kind: 'getPhoneNumber' });
+    return ((await res.json()) as { code: string }).code;
+  }
+
+  const since = (mark: number) => phoneEmu.requests.slice(mark).filter((r) => !r.startsWith('POST /emulator/'));
+
+  it('exchanges a phone code for phone_info, getting an access token on the way', async () => {
+    const client = createWechatClient({ apiBase: phoneEmu.url, appid: APPID, secret: SECRET });
+    const code = await phoneCode();
+    const mark = phoneEmu.requests.length;
+    expect(await client.getUserPhoneNumber(code)).toEqual({
+      phoneNumber: '13800138000',
+      purePhoneNumber: '13800138000',
+      countryCode: '86',
+      watermark: { timestamp: Math.floor(phoneEmu.clock.now() / 1000), appid: APPID },
+    });
+    expect(since(mark)).toEqual(['POST /cgi-bin/stable_token', 'POST /wxa/business/getuserphonenumber']);
+  });
+
+  it('after 40001 (token force-refreshed elsewhere), refreshes the token and retries once', async () => {
+    const client = createWechatClient({ apiBase: phoneEmu.url, appid: APPID, secret: SECRET });
+    await client.getUserPhoneNumber(await phoneCode()); // caches a token
+    // Another process force-refreshes; 5 minutes later the token this client cached answers 40001.
+    const other = createAccessTokenClient({ apiBase: phoneEmu.url, appid: APPID, secret: SECRET, now: phoneEmu.clock.now });
+    await other.refresh(await other.get());
+    phoneEmu.clock.advance(300_000);
+
+    const code = await phoneCode();
+    const mark = phoneEmu.requests.length;
+    expect((await client.getUserPhoneNumber(code)).purePhoneNumber).toBe('13800138000');
+    expect(since(mark)).toEqual([
+      'POST /wxa/business/getuserphonenumber',
+      'POST /cgi-bin/stable_token',
+      'POST /wxa/business/getuserphonenumber',
+    ]);
+  });
+
+  it('throws WechatApiError 40029 for a bad phone code, with neither secret nor token in the message', async () => {
+    const accessTokens = createAccessTokenClient({ apiBase: phoneEmu.url, appid: APPID, secret: SECRET });
+    const client = createWechatClient({ apiBase: phoneEmu.url, appid: APPID, secret: SECRET, accessTokens });
+    const code = await phoneCode();
+    await client.getUserPhoneNumber(code);
+    const err = await caught(client.getUserPhoneNumber(code)); // single use
+    expect(err).toBeInstanceOf(WechatApiError);
+    expect(err).toMatchObject({ errcode: 40029, api: 'getPhoneNumber' });
+    expect(err.message).toMatch(/^\[wx-login-kit\] getPhoneNumber failed: errcode 40029 invalid code/);
+    expect(err.message).not.toContain(await accessTokens.get());
+    expect(err.message).not.toContain(SECRET);
+    expect(err.message).not.toContain('access_token');
+  });
+
+  it('passes on a token failure (wrong secret) as WechatApiError from getStableAccessToken', async () => {
+    const client = createWechatClient({ apiBase: phoneEmu.url, appid: APPID, secret: OTHER_SECRET });
+    const err = await caught(client.getUserPhoneNumber(await phoneCode()));
+    expect(err).toMatchObject({ errcode: 40125, api: 'getStableAccessToken' });
+    expect(err.message).not.toContain(OTHER_SECRET);
+  });
+});
+
+describe('getUserPhoneNumber against a fake WeChat', () => {
+  // Closed here rather than at the end of each test, so a failing test cannot keep jest alive.
+  const openFakes: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    while (openFakes.length) await openFakes.pop()!();
+  });
+
+  /** A fake issuing TOKEN-1, TOKEN-2, ... and answering every phone request with `phoneAnswer`. */
+  async function fakePhoneApi(phoneAnswer: (app: FastifyInstance) => void) {
+    const tokenBodies: unknown[] = [];
+    let phoneCalls = 0;
+    const fake = await fakeWechat((app) => {
+      app.post('/cgi-bin/stable_token', async (req) => {
+        tokenBodies.push(req.body);
+        return { access_token: `TOKEN-${tokenBodies.length}`, expires_in: 7200 };
+      });
+      app.addHook('onRequest', async (req) => {
+        if (req.url.startsWith('/wxa/')) phoneCalls++;
+      });
+      phoneAnswer(app);
+    });
+    openFakes.push(fake.close);
+    return { ...fake, tokenBodies, phoneCalls: () => phoneCalls };
+  }
+
+  it('throws after a second 40001, having forced one refresh', async () => {
+    const fake = await fakePhoneApi((app) =>
+      app.post('/wxa/business/getuserphonenumber', async () => ({ errcode: 40001, errmsg: 'invalid credential, rid: x' })),
+    );
+    const client = createWechatClient({ apiBase: fake.url, appid: APPID, secret: SECRET });
+    const err = await caught(client.getUserPhoneNumber('phone-code'));
+    expect(err).toBeInstanceOf(WechatApiError);
+    expect(err).toMatchObject({ errcode: 40001, api: 'getPhoneNumber' });
+    expect(fake.phoneCalls()).toBe(2);
+    expect(fake.tokenBodies).toEqual([
+      expect.objectContaining({ force_refresh: false }),
+      expect.objectContaining({ force_refresh: true }),
+    ]);
+    for (const secretish of [SECRET, 'TOKEN-1', 'TOKEN-2', fake.url]) expect(err.message).not.toContain(secretish);
+  });
+
+  it('retries after 42001 too, and does not retry other errcodes', async () => {
+    let answers = [{ errcode: 42001, errmsg: 'access_token expired' }, { errcode: 40029, errmsg: 'invalid code' }];
+    const fake = await fakePhoneApi((app) => app.post('/wxa/business/getuserphonenumber', async () => answers.shift()));
+    const client = createWechatClient({ apiBase: fake.url, appid: APPID, secret: SECRET });
+    expect(await caught(client.getUserPhoneNumber('c'))).toMatchObject({ errcode: 40029 });
+    expect(fake.phoneCalls()).toBe(2);
+    answers = [{ errcode: -1, errmsg: 'system error' }];
+    expect(await caught(client.getUserPhoneNumber('c'))).toMatchObject({ errcode: -1 });
+    expect(fake.phoneCalls()).toBe(3);
+  });
+
+  it('rejects phone_info watermarked for another appid, or missing, with errcode 0', async () => {
+    const info = { phoneNumber: '13800138000', purePhoneNumber: '13800138000', countryCode: '86', watermark: { timestamp: 1, appid: OTHER_APPID } };
+    let answer: object = { errcode: 0, errmsg: 'ok', phone_info: info };
+    const fake = await fakePhoneApi((app) => app.post('/wxa/business/getuserphonenumber', async () => answer));
+    const client = createWechatClient({ apiBase: fake.url, appid: APPID, secret: SECRET });
+    const foreign = await caught(client.getUserPhoneNumber('c'));
+    expect(foreign).toBeInstanceOf(WechatApiError);
+    expect(foreign).toMatchObject({ errcode: 0, message: expect.stringContaining('watermark is for another appid') });
+    answer = { errcode: 0, errmsg: 'ok' };
+    expect(await caught(client.getUserPhoneNumber('c'))).toMatchObject({ errcode: 0, message: expect.stringContaining('no complete phone_info') });
+    answer = { errcode: 0, errmsg: 'ok', phone_info: { ...info, watermark: { timestamp: 1, appid: APPID } } };
+    expect((await client.getUserPhoneNumber('c')).watermark).toEqual({ timestamp: 1, appid: APPID });
+  });
+
+  it('throws WechatUnreachableError on a non-200, without the token or URL in the message', async () => {
+    const fake = await fakePhoneApi((app) => app.post('/wxa/business/getuserphonenumber', async (_q, r) => r.code(502).send('bad gateway')));
+    const client = createWechatClient({ apiBase: fake.url, appid: APPID, secret: SECRET });
+    const err = await caught(client.getUserPhoneNumber('c'));
+    expect(err).toBeInstanceOf(WechatUnreachableError);
+    expect(err.message).toBe('[wx-login-kit] getPhoneNumber failed: WeChat unreachable (HTTP 502)');
   });
 });
