@@ -176,6 +176,21 @@ describe('the tap', () => {
     host.detach();
   });
 
+  it('emits fail {reason: network} with a LoginError WX_LOGIN when no code can be had', async () => {
+    const { host, tap } = mount();
+    host.triggerPageLifeTime('hide'); // stop keeping before the prefetch lands
+    await jest.advanceTimersByTimeAsync(10);
+    jest.setSystemTime(Date.now() + 5 * MIN); // that code is stale now
+    server.fake.state.loginFailures = 1;
+    tap('getphonenumber', { code: 'p1' });
+    await jest.advanceTimersByTimeAsync(100);
+    expect(seen).toHaveLength(1);
+    expect(seen[0][1]).toMatchObject({ reason: 'network', error: { name: 'LoginError', code: 'WX_LOGIN' } });
+    expect((seen[0][1].error as Error).message).toBe('[wx-login-kit] wx.login failed (login:fail timeout); nothing was sent, ask the user to tap again');
+    expect(phonePosts()).toHaveLength(0);
+    host.detach();
+  });
+
   it('a legacy encryptedData tap succeeds because its code predates the tap', async () => {
     const { host, tap } = mount({ openType: 'getUserInfo' });
     await jest.advanceTimersByTimeAsync(10);

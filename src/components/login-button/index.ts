@@ -1,5 +1,5 @@
 import { getDefaultAuth, type Auth } from '../../auth';
-import { HTTPError } from '../../errors';
+import { HTTPError, LoginError, WxLoginKitError } from '../../errors';
 
 /**
  * `<login-button>`: phone-number (or legacy profile) login that works on the first tap.
@@ -92,7 +92,11 @@ Component({
         const { token, expiresIn } = res.data ?? {};
         if (typeof token === 'string' && token) auth.setToken(token, typeof expiresIn === 'number' ? expiresIn : undefined);
         this.triggerEvent('success', res.data);
-      } catch (error) {
+      } catch (err) {
+        const error =
+          err instanceof WxLoginKitError
+            ? err
+            : new LoginError('WX_LOGIN', `wx.login failed (${(err as { errMsg?: string }).errMsg ?? 'unknown'}); nothing was sent, ask the user to tap again`, err);
         this.triggerEvent('fail', { reason: error instanceof HTTPError ? 'server' : 'network', error });
       } finally {
         this.setData({ loading: false });

@@ -1,0 +1,38 @@
+/**
+ * Event types for open-type buttons that miniprogram-api-typings 5.2 lacks, and the events of
+ * `<login-button>`. Types only: nothing here exists at run time.
+ */
+import type { WxLoginKitError } from './errors';
+
+/**
+ * `bindgetrealtimephonenumber` of `<button open-type="getRealtimePhoneNumber">` (base library 2.32.3+).
+ * `code` is present only when the user allowed; exchange it on the server with
+ * phonenumber.getPhoneNumber. https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/getRealtimePhoneNumber.html
+ */
+export type GetRealtimePhoneNumberEvent = WechatMiniprogram.CustomEvent<{
+  errMsg: string;
+  code?: string;
+  errno?: number;
+}>;
+
+/**
+ * `bindchooseavatar` of `<button open-type="chooseAvatar">` (base library 2.21.2+): `avatarUrl`
+ * is a temporary file path; upload it with wx.uploadFile.
+ * https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/userProfile.html
+ */
+export type ChooseAvatarEvent = WechatMiniprogram.CustomEvent<{ avatarUrl: string }>;
+
+/** `bind:success` of `<login-button>`: the server's answer, e.g. `{token, expiresIn, purePhoneNumber, ...}`. */
+export type LoginButtonSuccessEvent<T extends WechatMiniprogram.IAnyObject = WechatMiniprogram.IAnyObject> = WechatMiniprogram.CustomEvent<T>;
+
+/**
+ * `bind:fail` detail of `<login-button>`: `denied` when the user said no (nothing was sent),
+ * `network` when there was no answer (`NetworkError`) or `wx.login` failed (`LoginError` code
+ * `WX_LOGIN`), `server` for an HTTP error (`HTTPError`).
+ */
+export type LoginButtonFailDetail =
+  | { reason: 'denied'; errMsg: string }
+  | { reason: 'network' | 'server'; error: WxLoginKitError };
+
+/** `bind:fail` of `<login-button>`. */
+export type LoginButtonFailEvent = WechatMiniprogram.CustomEvent<LoginButtonFailDetail>;
