@@ -28,6 +28,7 @@ export function createNodeWx(opts: NodeWxOptions) {
   const showListeners = new Set<(res: unknown) => void>();
   const counts = { login: 0, request: 0 };
   let active = 0;
+  const queued: Array<() => void> = [];
   const trace = (e: WxTrace) => opts.onTrace?.(e);
 
   async function fetchJSON(url: string, init: RequestInit, timeoutMs: number) {
@@ -73,8 +74,9 @@ export function createNodeWx(opts: NodeWxOptions) {
         trace({ kind: 'wx.request', method, url: o.url, errMsg, authorized });
         o.fail?.({ errMsg, errno } as WechatMiniprogram.RequestFailCallbackErr);
       };
+      // Past 10 in flight WeChat queues the rest (base library 1.4.0+).
       if (active >= MAX_REQUESTS) {
-        setTimeout(() => fail('request:fail exceed max task count', 600000));
+        queued.push(() => wx.request(o));
         return;
       }
       counts.request++;
@@ -88,11 +90,13 @@ export function createNodeWx(opts: NodeWxOptions) {
         .then(
           (res) => {
             active--;
+            queued.shift()?.();
             trace({ kind: 'wx.request', method, url: o.url, statusCode: res.statusCode, authorized });
             o.success?.({ ...res, errMsg: 'request:ok' } as unknown as WechatMiniprogram.RequestSuccessCallbackResult);
           },
           (err: Error) => {
             active--;
+            queued.shift()?.();
             fail(err.name === 'TimeoutError' ? 'request:fail timeout' : `request:fail ${err.message}`, 600001);
           },
         );

@@ -2,7 +2,7 @@ import { createCodeKeeper } from './code-keeper';
 import { createEmitter } from './emitter';
 import { HTTPError, LoginError, WxLoginKitError } from './errors';
 import { DEFAULTS, type AuthOptions, type ResolvedOptions, type WxLike, type WxResponse } from './options';
-import { createLimiter, wxRequest } from './platform';
+import { wxRequest } from './platform';
 import { createTokenStore, type StoredToken } from './token-store';
 import { originOf, resolveURL } from './url';
 
@@ -21,94 +21,85 @@ export type RequestOptions = Omit<WechatMiniprogram.RequestOption, 'success' | '
 
 export type Auth = ReturnType<typeof createAuth>;
 
-let defaultAuth: Auth | null = null;
+let defaultAuth: Auth | undefined;
 
 /**
  * The auth instance most recently made by {@link createAuth}: how `<login-button>` finds your
- * app's instance with no wiring. Throws when none was made yet.
+ * app's instance with no wiring. Throws {@link WxLoginKitError} when none was made yet.
  */
 export function getDefaultAuth(): Auth {
-  if (!defaultAuth) throw new WxLoginKitError('no auth instance yet: call createAuth({ baseURL }) in app.ts before any page or <login-button> loads');
+  if (!defaultAuth) throw new WxLoginKitError('call createAuth() in app.ts first');
   return defaultAuth;
 }
 
 /**
  * Creates the login kit for one server. See {@link AuthOptions} for options and defaults.
- * Throws {@link WxLoginKitError} when `baseURL` is not an absolute http(s) URL or there is no `wx`.
+ * Throws {@link WxLoginKitError} when `baseURL` or a `trustedOrigins` entry is not an absolute
+ * http(s) URL, or there is no `wx`.
  * Flow: https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/login.html
  */
 export function createAuth(options: AuthOptions) {
   const o = resolveOptions(options);
-  const { wx } = o;
-  const trusted = new Set([o.baseURL, ...o.trustedOrigins].map((u) => originOf(u)));
-  const loginURL = resolveURL(o.baseURL, o.loginPath);
+  const wx = o.wx;
+  const trusted = [o.baseURL].concat(o.trustedOrigins).map(originOf);
   const events = createEmitter<AuthEvents>();
-  const limit = createLimiter(o.maxConcurrent);
   const codes = createCodeKeeper(wx, o.codeRefreshInterval);
   const store = createTokenStore(wx, o.storageKey, o.globalDataKey, (err) =>
-    events.emit('error', new WxLoginKitError('could not write the token to storage (wx.setStorageSync failed, storage full?); the kit keeps it in memory for this run', err)),
+    events.emit('error', new WxLoginKitError('wx.setStorageSync failed; the token is kept in memory only', err)),
   );
   let inflight: Promise<string> | null = null;
   let relogins: number[] = [];
 
-  const isFresh = (t: StoredToken | null): t is StoredToken =>
-    t !== null && (t.expiresAt === null || Date.now() < t.expiresAt - o.expiryMargin);
-
-  const send = <T>(req: RequestOptions & { url: string }) => limit(() => wxRequest<T>(wx, req));
+  const isFresh = (t: StoredToken | null): t is StoredToken => !!t && (t.expiresAt === null || Date.now() < t.expiresAt - o.expiryMargin);
+  // No queue of our own: since base library 1.4.0 WeChat queues wx.request past its 10 concurrent.
+  const send = <T>(req: WechatMiniprogram.RequestOption) => wxRequest<T>(wx, req);
+  const fail = (err: LoginError) => {
+    events.emit('error', err);
+    throw err;
+  };
+  const save = (token: string, expiresIn?: number) => {
+    store.save({ token, expiresAt: expiresIn && expiresIn > 0 ? Date.now() + expiresIn * 1000 : null });
+    events.emit('login', token);
+    return token;
+  };
 
   store.restore();
 
   /** One attempt: a code, the login POST, a token. Throws LoginError. */
   async function loginOnce(): Promise<string> {
-    let code: string;
-    try {
-      code = await codes.getCode();
-    } catch (err) {
-      throw new LoginError('WX_LOGIN', `wx.login failed (${errMsgOf(err)}); will retry, then give up until the next request`, err);
-    }
-    let res: WxResponse;
-    try {
-      res = await send({ url: loginURL, method: 'POST', data: o.loginData(code), header: { 'content-type': 'application/json' } });
-    } catch (err) {
-      throw new LoginError('NETWORK', `login POST ${o.loginPath} got no answer (${errMsgOf(err)})`, err);
-    }
-    if (res.statusCode < 200 || res.statusCode >= 300) {
-      const cause = new HTTPError('POST', loginURL, res.statusCode, res.data);
-      const hint = res.statusCode >= 500 ? 'the server failed' : 'the server refused the code; check its logs and its AppID/AppSecret';
-      throw new LoginError('HTTP', `login POST ${o.loginPath} answered HTTP ${res.statusCode}: ${hint}`, cause);
+    const path = o.loginPath;
+    const code = await codes.getCode().catch((err) => {
+      throw new LoginError('WX_LOGIN', `wx.login failed (${err && err.errMsg})`, err);
+    });
+    const res = await send({ url: resolveURL(o.baseURL, path), method: 'POST', data: o.loginData(code) }).catch((err) => {
+      throw new LoginError('NETWORK', `login POST ${path} got no answer`, err);
+    });
+    const status = res.statusCode;
+    if (status < 200 || status > 299) {
+      throw new LoginError('HTTP', `login POST ${path} answered HTTP ${status}`, new HTTPError('POST', path, status, res.data));
     }
     let parsed: ReturnType<typeof o.parseLogin> = null;
-    let parseErr: unknown;
     try {
       parsed = o.parseLogin(res.data);
     } catch (err) {
-      parseErr = err;
+      // reported below as a missing token
     }
-    if (!parsed || typeof parsed.token !== 'string' || parsed.token === '') {
-      throw new LoginError(
-        'BAD_RESPONSE',
-        `login answer of ${o.loginPath} has no token: expected JSON {token: string, expiresIn?: number (s)}, got ${describe(res.data)}; nothing was stored`,
-        parseErr,
-      );
+    if (!parsed || typeof parsed.token !== 'string' || !parsed.token) {
+      const got = typeof res.data === 'string' ? 'text, not JSON' : 'JSON without a string token';
+      throw new LoginError('BAD_RESPONSE', `login answer of ${path} has no token (got ${got}); nothing stored`);
     }
-    const { token, expiresIn } = parsed;
-    store.save({ token, expiresAt: typeof expiresIn === 'number' && expiresIn > 0 ? Date.now() + expiresIn * 1000 : null });
-    events.emit('login', token);
-    return token;
+    return save(parsed.token, parsed.expiresIn);
   }
 
-  /** loginOnce with backoff retries for transient failures (wx.login, network, 5xx), never for a 4xx. */
+  /** loginOnce, retried with backoff after a wx.login failure, a network error or a 5xx; never after a 4xx. */
   async function loginWithRetries(): Promise<string> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await loginOnce();
       } catch (err) {
         const e = err as LoginError;
-        const transient = e.code !== 'BAD_RESPONSE' && (e.code !== 'HTTP' || (e.cause as HTTPError).statusCode >= 500);
-        if (!transient || attempt >= o.loginRetries) {
-          events.emit('error', e);
-          throw e;
-        }
+        const transient = e.code !== 'BAD_RESPONSE' && (e.code !== 'HTTP' || (e.cause as HTTPError).statusCode > 499);
+        if (!transient || attempt >= o.loginRetries) return fail(e);
         await new Promise((resolve) => setTimeout(resolve, o.retryDelay * 2 ** attempt));
       }
     }
@@ -116,9 +107,11 @@ export function createAuth(options: AuthOptions) {
 
   /** A fresh login now. Concurrent callers share one: one wx.login, one POST. */
   function login(): Promise<string> {
-    inflight ??= loginWithRetries().finally(() => {
-      inflight = null;
-    });
+    if (!inflight) {
+      inflight = loginWithRetries();
+      const clear = () => (inflight = null);
+      inflight.then(clear, clear);
+    }
     return inflight;
   }
 
@@ -129,9 +122,9 @@ export function createAuth(options: AuthOptions) {
   }
 
   /**
-   * After an unauthorized answer to a request sent with `sent`: the token to retry with.
-   * Another request may have logged in again already (use its token); else drop `sent` and log
-   * in once for everyone who got unauthorized with it, within the re-login budget.
+   * The token to retry with after an unauthorized answer to a request sent with `sent`. If another
+   * request logged in again already, its token; else drop `sent` and log in once for every request
+   * rejected with it, within the re-login budget.
    */
   function recover(sent: string): Promise<string> {
     const current = store.current;
@@ -141,43 +134,34 @@ export function createAuth(options: AuthOptions) {
     const now = Date.now();
     relogins = relogins.filter((t) => now - t < o.reloginWindow);
     if (relogins.length >= o.reloginLimit) {
-      const err = new LoginError(
-        'RELOGIN_LIMIT',
-        `the server rejected fresh tokens ${o.reloginLimit} times within ${o.reloginWindow} ms; not logging in again until that passes. Check how the server validates tokens`,
-      );
-      events.emit('error', err);
-      return Promise.reject(err);
+      return Promise.resolve(new LoginError('RELOGIN_LIMIT', `${o.reloginLimit} re-logins in ${o.reloginWindow} ms did not satisfy the server; check how it checks tokens`)).then(fail);
     }
     relogins.push(now);
     return login();
   }
 
   async function request<T = unknown>(options: RequestOptions): Promise<WxResponse<T>> {
-    const { auth: useAuth = true, ...rest } = options;
-    const url = resolveURL(o.baseURL, rest.url);
-    const method = (rest.method ?? 'GET').toUpperCase();
-    const withToken = (token: string | null) => {
-      const header: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(rest.header ?? {})) if (k.toLowerCase() !== o.tokenHeader.toLowerCase()) header[k] = v;
-      if (token !== null) header[o.tokenHeader] = o.tokenScheme ? `${o.tokenScheme} ${token}` : token;
-      return send<T>({ ...rest, url, header });
+    const url = resolveURL(o.baseURL, options.url);
+    const method = options.method || 'GET';
+    const withToken = (token?: string) => {
+      const header: WechatMiniprogram.IAnyObject = {};
+      const given: WechatMiniprogram.IAnyObject = options.header || {};
+      for (const k in given) if (k.toLowerCase() !== o.tokenHeader.toLowerCase()) header[k] = given[k];
+      if (token) header[o.tokenHeader] = o.tokenScheme ? o.tokenScheme + ' ' + token : token;
+      return send<T>(Object.assign({}, options, { url, header }));
     };
-    const check = (res: WxResponse<T>) => {
-      if (res.statusCode < 200 || res.statusCode >= 300) throw new HTTPError(method, url, res.statusCode, res.data);
+    const check = (res: WxResponse<T>, detail?: string) => {
+      if (res.statusCode < 200 || res.statusCode > 299 || detail) throw new HTTPError(method, url, res.statusCode, res.data, detail);
       return res;
     };
 
-    if (!useAuth || !trusted.has(originOf(url))) return check(await withToken(null));
-
+    if (options.auth === false || trusted.indexOf(originOf(url)) < 0) return check(await withToken());
     let token = await ensureLogin();
     let res = await withToken(token);
     if (!o.isUnauthorized(res)) return check(res);
     token = await recover(token);
     res = await withToken(token);
-    if (o.isUnauthorized(res)) {
-      throw new HTTPError(method, url, res.statusCode, res.data, ' (unauthorized) again with a fresh token; not retrying');
-    }
-    return check(res);
+    return check(res, o.isUnauthorized(res) ? ', still unauthorized after a new login' : '');
   }
 
   const auth = {
@@ -192,14 +176,16 @@ export function createAuth(options: AuthOptions) {
      * resolves a stored unexpired token with no network, else logs in. Safe not to await: a failure
      * goes to the `error` event and never surfaces as an unhandled rejection.
      */
-    launch(app: { globalData?: Record<string, unknown> }): Promise<string> {
+    launch(app: { globalData?: WechatMiniprogram.IAnyObject }): Promise<string> {
       store.attach(app);
       const p = ensureLogin();
       p.catch(() => {});
       return p;
     },
 
+    /** A fresh login now; concurrent callers share one. Rejects {@link LoginError}. */
     login,
+    /** The current unexpired token, else a login. Rejects {@link LoginError}. */
     ensureLogin,
 
     /**
@@ -221,22 +207,19 @@ export function createAuth(options: AuthOptions) {
     /** Keeps a fresh code while something (a login button) needs one; call the returned function to stop. */
     startCodeRefresh: codes.start,
 
-    /** Stores a token obtained elsewhere (e.g. a phone login answer) like a login does. */
-    setToken(token: string, expiresIn?: number) {
-      store.save({ token, expiresAt: expiresIn && expiresIn > 0 ? Date.now() + expiresIn * 1000 : null });
-      events.emit('login', token);
-    },
+    /** Stores a token obtained elsewhere (e.g. a phone login answer) like a login does; `expiresIn` in seconds. */
+    setToken: save as (token: string, expiresIn?: number) => void,
 
     /** Forgets the token: memory, globalData and storage. Does not call your server. */
-    logout() {
+    logout(): void {
       store.clear();
       events.emit('logout', undefined);
     },
 
-    /** Subscribes; returns the unsubscribe function. */
+    /** Subscribes to `login`, `logout` or `error`; returns the unsubscribe function. */
     on: events.on,
 
-    /** The resolved options (read only), for components that need `phonePath` and friends. */
+    /** The options in force, defaults filled in. */
     options: o as Readonly<ResolvedOptions>,
   };
   defaultAuth = auth;
@@ -244,27 +227,15 @@ export function createAuth(options: AuthOptions) {
 }
 
 function resolveOptions(options: AuthOptions): ResolvedOptions {
-  if (!options || typeof options.baseURL !== 'string' || !originOf(options.baseURL)) {
-    throw new WxLoginKitError('options.baseURL must be an absolute http(s) URL such as https://api.example.com');
+  const o = Object.assign({}, DEFAULTS) as ResolvedOptions;
+  for (const k in options) {
+    const v = options[k as keyof AuthOptions];
+    if (v !== undefined) (o as unknown as Record<string, unknown>)[k] = v;
   }
-  const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-  const platform: WxLike | undefined = options.wx ?? (typeof wx === 'undefined' ? undefined : wx);
-  if (!platform) throw new WxLoginKitError('no wx object: run inside a mini program or pass options.wx');
-  for (const origin of options.trustedOrigins ?? []) {
-    if (!originOf(origin)) throw new WxLoginKitError(`trustedOrigins entry "${origin}" is not an origin like https://cdn.example.com`);
-  }
-  return { ...DEFAULTS, ...given, wx: platform } as ResolvedOptions;
-}
-
-function errMsgOf(err: unknown): string {
-  const e = err as { errMsg?: unknown; message?: unknown } | null;
-  return String(e?.errMsg ?? e?.message ?? 'unknown error');
-}
-
-// Says what the login answer was without echoing it: it may hold a token or personal data.
-function describe(data: unknown): string {
-  if (typeof data === 'string') return `text that is not JSON (${data.length} chars)`;
-  if (data === null || typeof data !== 'object') return String(typeof data);
-  const keys = Object.keys(data);
-  return keys.length ? `an object with keys [${keys.slice(0, 8).join(', ')}] and no string "token"` : 'an empty object';
+  o.wx = options.wx || (typeof wx === 'object' ? wx : (undefined as unknown as WxLike));
+  if (!o.wx) throw new WxLoginKitError('no wx: pass options.wx outside a mini program');
+  [o.baseURL].concat(o.trustedOrigins).forEach((url) => {
+    if (typeof url !== 'string' || !originOf(url)) throw new WxLoginKitError(`baseURL and trustedOrigins must be absolute URLs like https://api.example.com, not "${url}"`);
+  });
+  return o;
 }

@@ -5,10 +5,11 @@ import { wxLogin } from './platform';
  * Keeps one fresh, unused `wx.login` code.
  *
  * Why: WeChat encrypts a button's `encryptedData` with the session_key of the user's LATEST code.
- * A `wx.login` after the tap may rotate session_key, so the code sent with `encryptedData` must be
- * one fetched before the tap. Every `wx.login` the kit makes goes through here, so a kept code is
- * always the latest one. A code lives 5 minutes and is single use; we keep it `interval` ms at most.
- * https://developers.weixin.qq.com/miniprogram/dev/api/open-api/login/wx.login.html
+ * A `wx.login` after the tap may refresh the login state and break decryption, so the code sent
+ * with `encryptedData` must be one fetched before the tap. Every `wx.login` the kit makes goes
+ * through here, so a kept code is always the latest one. A code lives 5 minutes and is single use;
+ * we keep it `interval` ms at most.
+ * https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/getPhoneNumber.html
  *
  * Timers stop 5 s after the app goes to the background, so age is judged by timestamps and
  * checked again on `wx.onAppShow`.
@@ -19,46 +20,42 @@ export function createCodeKeeper(wx: WxLike, interval: number) {
   let refs = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
 
-  const isFresh = () => kept !== null && Date.now() - kept.at < interval;
+  const isFresh = () => !!kept && Date.now() - kept.at < interval;
 
   /** Next refresh when the kept code turns stale (a full interval when there is none). */
   function schedule() {
-    if (timer !== undefined) clearTimeout(timer);
-    const due = kept ? Math.max(0, kept.at + interval - Date.now()) : interval;
-    timer = refs > 0 ? setTimeout(refresh, due) : undefined;
+    if (timer) clearTimeout(timer);
+    timer = refs ? setTimeout(refresh, kept ? Math.max(0, kept.at + interval - Date.now()) : interval) : undefined;
   }
 
   /** One `wx.login` for the keeper; concurrent callers share it. */
   function refresh(): Promise<void> {
-    fetching ??= wxLogin(wx)
-      .then(
+    if (!fetching) {
+      fetching = wxLogin(wx).then(
         (code) => {
           kept = { code, at: Date.now() };
         },
         () => {
           // A failed prefetch is not fatal: getCode falls back to wx.login; the next tick tries again.
         },
-      )
-      .finally(() => {
+      );
+      fetching.then(() => {
         fetching = null;
         schedule();
       });
+    }
     return fetching;
   }
 
   function onAppShow() {
-    if (!isFresh()) void refresh();
+    if (!isFresh()) refresh();
   }
 
-  function take(refill: boolean): string | null {
-    if (!isFresh()) {
-      kept = null;
-      return null;
-    }
-    const code = kept!.code;
+  function take(refill?: boolean): string | undefined {
+    const code = isFresh() ? kept!.code : undefined;
     kept = null;
     // A button on screen wants the next tap covered too.
-    if (refill && refs > 0) void refresh();
+    if (code && refill && refs) refresh();
     return code;
   }
 
@@ -71,34 +68,34 @@ export function createCodeKeeper(wx: WxLike, interval: number) {
      * login state and break decryption; call `start()` again when done.
      * Rejects with `wx.login`'s fail result `{errMsg}`.
      */
-    async getCode({ refill = true }: { refill?: boolean } = {}): Promise<string> {
-      const code = take(refill);
-      if (code) return code;
-      if (fetching) {
+    async getCode(options?: { refill?: boolean }): Promise<string> {
+      const refill = !options || options.refill !== false;
+      let code = take(refill);
+      if (!code && fetching) {
         await fetching;
-        const next = take(refill);
-        if (next) return next;
+        code = take(refill);
       }
-      return wxLogin(wx);
+      return code || wxLogin(wx);
     },
 
     /**
-     * Starts keeping a fresh code: `wx.login` at once (unless a fresh code is kept or one is being fetched), then every
-     * `interval` ms, and on app show when the code is stale. Reference counted: returns a stop
-     * function; the timer stops when every caller has stopped. Calling a stop twice is harmless.
+     * Starts keeping a fresh code: `wx.login` at once (unless a fresh code is kept or one is being
+     * fetched), then every `interval` ms, and on app show when the code is stale. Reference
+     * counted: returns a stop function; the timer stops when every caller has stopped. Calling a
+     * stop twice is harmless.
      */
     start(): () => void {
-      if (refs++ === 0) {
-        wx.onAppShow?.(onAppShow);
+      if (!refs++) {
+        if (wx.onAppShow) wx.onAppShow(onAppShow);
         if (isFresh()) schedule();
       }
-      if (!isFresh()) void refresh();
+      if (!isFresh()) refresh();
       let stopped = false;
       return () => {
         if (stopped) return;
         stopped = true;
-        if (--refs === 0) {
-          wx.offAppShow?.(onAppShow);
+        if (!--refs) {
+          if (wx.offAppShow) wx.offAppShow(onAppShow);
           schedule();
         }
       };

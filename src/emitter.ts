@@ -4,16 +4,16 @@ export function createEmitter<Events extends object>() {
 
   return {
     on<K extends keyof Events>(event: K, listener: (payload: Events[K]) => void): () => void {
-      (listeners[event] ??= []).push(listener);
+      const list = (listeners[event] = listeners[event] || []);
+      list.push(listener);
       return () => {
-        const list = listeners[event];
-        const i = list ? list.indexOf(listener) : -1;
-        if (list && i !== -1) list.splice(i, 1);
+        const i = list.indexOf(listener);
+        if (i > -1) list.splice(i, 1);
       };
     },
 
     emit<K extends keyof Events>(event: K, payload: Events[K]) {
-      for (const listener of (listeners[event] ?? []).slice()) {
+      (listeners[event] || []).slice().forEach((listener) => {
         try {
           listener(payload);
         } catch (err) {
@@ -22,7 +22,7 @@ export function createEmitter<Events extends object>() {
             throw err;
           });
         }
-      }
+      });
     },
   };
 }

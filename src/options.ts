@@ -65,8 +65,6 @@ export interface AuthOptions {
   phonePath?: string;
   /** Server endpoint of `<login-button open-type="getUserInfo">`. @default '/auth/profile' */
   profilePath?: string;
-  /** At most this many `wx.request` at once; the rest wait their turn (WeChat's limit is 10). @default 10 */
-  maxConcurrent?: number;
   /** The platform. @default the global `wx` */
   wx?: WxLike;
 }
@@ -83,18 +81,14 @@ export const DEFAULTS = {
   globalDataKey: 'token',
   isUnauthorized: (res: WxResponse) => res.statusCode === 401,
   loginData: (code: string): WechatMiniprogram.IAnyObject => ({ code }),
-  parseLogin: (data: unknown): LoginResult | null => {
-    const d = data as { token?: unknown; expiresIn?: unknown } | null;
-    if (!d || typeof d.token !== 'string' || d.token === '') return null;
-    return typeof d.expiresIn === 'number' && d.expiresIn > 0 ? { token: d.token, expiresIn: d.expiresIn } : { token: d.token };
-  },
+  // The kit checks the token is a non-empty string and ignores an expiresIn that is not > 0.
+  parseLogin: (data: unknown) => data as LoginResult | null,
   loginRetries: 2,
   retryDelay: 500,
   reloginLimit: 3,
   reloginWindow: 60_000,
   expiryMargin: 60_000,
   codeRefreshInterval: 240_000,
-  maxConcurrent: 10,
   phonePath: '/auth/phone',
   profilePath: '/auth/profile',
 } satisfies Omit<ResolvedOptions, 'baseURL' | 'wx'>;

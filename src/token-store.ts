@@ -13,10 +13,17 @@ export interface StoredToken {
  */
 export function createTokenStore(wx: WxLike, storageKey: string, globalDataKey: string, onError: (err: unknown) => void) {
   let current: StoredToken | null = null;
-  let app: { globalData?: Record<string, unknown> } | null = null;
+  let app: { globalData?: WechatMiniprogram.IAnyObject } | undefined;
 
-  function mirror() {
-    if (app) (app.globalData ??= {})[globalDataKey] = current ? current.token : null;
+  /** Sets the token in memory and globalData, then runs `write` on storage. */
+  function set(next: StoredToken | null, write: () => void) {
+    current = next;
+    if (app) (app.globalData = app.globalData || {})[globalDataKey] = next && next.token;
+    try {
+      write();
+    } catch (err) {
+      onError(err);
+    }
   }
 
   return {
@@ -25,46 +32,29 @@ export function createTokenStore(wx: WxLike, storageKey: string, globalDataKey: 
     },
 
     /** Makes `app.globalData` follow the token from now on. */
-    attach(target: { globalData?: Record<string, unknown> }) {
+    attach(target: { globalData?: WechatMiniprogram.IAnyObject }) {
       app = target;
-      mirror();
+      set(current, () => {});
     },
 
     /** Loads a stored token into memory; malformed or unreadable data is ignored. */
-    restore(): StoredToken | null {
-      let raw: unknown;
+    restore() {
+      let v: StoredToken | null = null;
       try {
-        raw = wx.getStorageSync(storageKey);
-      } catch {
-        return null;
+        v = wx.getStorageSync(storageKey);
+      } catch (err) {
+        // unreadable: as if nothing was stored
       }
-      const v = raw as Partial<StoredToken> | null;
-      const valid =
-        !!v && typeof v === 'object' && typeof v.token === 'string' && v.token !== '' &&
-        (v.expiresAt === null || (typeof v.expiresAt === 'number' && Number.isFinite(v.expiresAt)));
-      current = valid ? { token: v.token as string, expiresAt: v.expiresAt as number | null } : null;
-      mirror();
-      return current;
+      // `'' > 0`, `'soon' > 0` and `NaN > 0` are all false: only a number or null passes.
+      current = v && typeof v.token === 'string' && v.token && (v.expiresAt === null || v.expiresAt > 0) ? { token: v.token, expiresAt: v.expiresAt } : null;
     },
 
     save(next: StoredToken) {
-      current = next;
-      mirror();
-      try {
-        wx.setStorageSync(storageKey, next);
-      } catch (err) {
-        onError(err);
-      }
+      set(next, () => wx.setStorageSync(storageKey, next));
     },
 
     clear() {
-      current = null;
-      mirror();
-      try {
-        wx.removeStorageSync(storageKey);
-      } catch (err) {
-        onError(err);
-      }
+      set(null, () => wx.removeStorageSync(storageKey));
     },
   };
 }

@@ -3,37 +3,31 @@
  * Only what the kit needs: resolve against `baseURL`, and compare exact origins.
  */
 
-const ABSOLUTE = /^([a-z][a-z0-9+.-]*):\/\/([^/?#]*)/i;
-const DEFAULT_PORT: Record<string, string> = { http: '80', https: '443', ws: '80', wss: '443' };
+const ABSOLUTE = /^([a-z][a-z\d+.-]*):\/\/([^/?#]*)/i;
+const HOST_PORT = /^(\[[\da-f:.]+\]|[^:[\]]+)(?::(\d*))?$/i;
+const DEFAULT_PORT: Record<string, string> = { http: '80', https: '443' };
 
 /**
- * The origin `scheme://host[:port]` of an absolute http(s) URL, lower-cased, default port dropped;
+ * The origin `scheme://host[:port]` of an absolute URL, lower-cased, default port dropped;
  * `null` when it is not absolute or its authority is suspicious. `https://a.com@evil.com` has host
  * `evil.com`; a backslash, whitespace or control character makes it `null`, because parsers
  * disagree about those and a token must never go where we are unsure.
  */
 export function originOf(url: string): string | null {
   const m = ABSOLUTE.exec(url);
-  if (!m) return null;
+  if (!m || /[\\\s\u0000-\u001f\u007f]/.test(m[2])) return null;
   const scheme = m[1].toLowerCase();
-  let authority = m[2];
-  if (/[\\\s\u0000-\u001f\u007f]/.test(authority)) return null;
-  const at = authority.lastIndexOf('@');
-  if (at !== -1) authority = authority.slice(at + 1);
-  const hostPort = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::(\d*))?$/i.exec(authority);
-  if (!hostPort) return null;
-  const host = hostPort[1].toLowerCase().replace(/\.$/, '');
-  const port = hostPort[2] && hostPort[2] !== DEFAULT_PORT[scheme] ? `:${Number(hostPort[2])}` : '';
-  return host ? `${scheme}://${host}${port}` : null;
+  const hp = HOST_PORT.exec(m[2].slice(m[2].lastIndexOf('@') + 1));
+  if (!hp) return null;
+  const port = hp[2] && hp[2] !== DEFAULT_PORT[scheme] ? ':' + Number(hp[2]) : '';
+  return `${scheme}://${hp[1].toLowerCase()}${port}`;
 }
 
 /**
- * Resolves a request URL: absolute URLs are kept, `//host/x` takes baseURL's scheme,
- * anything else is joined to baseURL with exactly one `/` (so a baseURL path prefix like
- * `https://api.example.com/v1` is kept).
+ * Resolves a request URL: absolute URLs are kept; anything else (`/api/me`, `api/me`, even
+ * `//host/x`) is joined to baseURL with exactly one `/`, so a path prefix like
+ * `https://api.example.com/v1` is kept and a relative URL never leaves baseURL's origin.
  */
 export function resolveURL(baseURL: string, url: string): string {
-  if (ABSOLUTE.test(url)) return url;
-  if (url.startsWith('//')) return `${baseURL.slice(0, baseURL.indexOf(':') + 1)}${url}`;
-  return `${baseURL.replace(/\/+$/, '')}/${url.replace(/^\/+/, '')}`;
+  return ABSOLUTE.test(url) ? url : baseURL.replace(/\/+$/, '') + '/' + url.replace(/^\/+/, '');
 }

@@ -82,7 +82,7 @@ describe('launch', () => {
     await new Promise((resolve) => jest.requireActual<typeof import('timers')>('timers').setImmediate(resolve));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toBeInstanceOf(LoginError);
-    expect(errors[0].message).toBe('[wx-login-kit] login POST /auth/login answered HTTP 403: the server refused the code; check its logs and its AppID/AppSecret');
+    expect(errors[0].message).toBe('[wx-login-kit] login POST /auth/login answered HTTP 403');
   });
 });
 
@@ -148,9 +148,9 @@ describe('login and ensureLogin', () => {
   });
 
   it.each([
-    ['text that is not JSON', '<html>502 Bad Gateway</html>', /text that is not JSON/],
-    ['an object without token', { session: 'abc' }, /keys \[session\] and no string "token"/],
-    ['an empty token', { token: '' }, /no string "token"/],
+    ['text that is not JSON', '<html>502 Bad Gateway</html>', /got text, not JSON\); nothing stored$/],
+    ['an object without token', { session: 'abc' }, /got JSON without a string token\); nothing stored$/],
+    ['an empty token', { token: '' }, /has no token \(got JSON without a string token\)/],
   ])('rejects a malformed answer (%s) with BAD_RESPONSE naming what is missing, and stores nothing', async (_, data, message) => {
     const { auth, server, fake, logins } = setup();
     server.loginReplies.push({ statusCode: 200, data });
@@ -199,7 +199,7 @@ describe('request', () => {
     'http://api.example.com/downgrade',
     'https://api.example.com:8443/other-port',
     'https://api.example.com\\@evil.com/',
-    '//evil.com/protocol-relative',
+    'https://api.example.com./trailing-dot',
   ])('never sends the token to %s', async (url) => {
     const { auth, fake, server } = setup();
     server.handler = () => ({ statusCode: 200, data: {} });
@@ -207,6 +207,12 @@ describe('request', () => {
     expect(fake.state.loginCalls).toBe(0);
     expect(fake.state.requests).toHaveLength(1);
     expect(fake.state.requests[0].header).toEqual({});
+  });
+
+  it('joins a protocol-relative URL to baseURL like any relative one: it never leaves baseURL', async () => {
+    const { auth, fake } = setup();
+    await settle(auth.request({ url: '//evil.com/x' }));
+    expect(fake.state.requests.at(-1)).toMatchObject({ url: 'https://api.example.com/evil.com/x', header: { Authorization: 'Bearer tok-1' } });
   });
 
   it('sends the token to baseURL origin spelled differently and to trustedOrigins, not with auth: false', async () => {
@@ -239,7 +245,7 @@ describe('request', () => {
     }
   });
 
-  it('keeps at most 10 wx.request in flight and queues the rest', async () => {
+  it('25 concurrent requests all succeed: WeChat (and the fake) queue past 10 in flight', async () => {
     const { auth, fake } = setup();
     await settle(auth.login());
     const all = Promise.all(Array.from({ length: 25 }, (_, i) => auth.request({ url: `/api/${i}` })));
@@ -257,7 +263,7 @@ describe('401 semantics', () => {
     const err = await settle(auth.request({ url: '/api/me' })).catch((e) => e);
     expect(err).toBeInstanceOf(HTTPError);
     expect(err.statusCode).toBe(401);
-    expect(err.message).toMatch(/again with a fresh token; not retrying/);
+    expect(err.message).toBe('[wx-login-kit] GET https://api.example.com/api/me answered HTTP 401, still unauthorized after a new login');
     expect(logins()).toBe(2);
     expect(server.fake.state.requests.filter((r) => r.url.endsWith('/api/me'))).toHaveLength(2);
   });
@@ -367,7 +373,7 @@ describe('storage, logout, events', () => {
     expect(app.globalData.token).toBe('tok-1');
     expect(fake.storage.entries.size).toBe(0);
     expect(errors).toHaveLength(1);
-    expect(errors[0].message).toMatch(/could not write the token to storage/);
+    expect(errors[0].message).toBe('[wx-login-kit] wx.setStorageSync failed; the token is kept in memory only');
     expect(errors[0].message).not.toContain('tok-1');
     const res = await settle(auth.request<{ token: string }>({ url: '/api/me' }));
     expect(res.data.token).toBe('tok-1');
@@ -390,8 +396,9 @@ describe('storage, logout, events', () => {
   it('rejects a bad baseURL or trustedOrigins entry with a clear error', () => {
     const { fake } = setup();
     expect(() => createAuth({ baseURL: 'api.example.com', wx: fake.wx })).toThrow(
-      '[wx-login-kit] options.baseURL must be an absolute http(s) URL such as https://api.example.com',
+      '[wx-login-kit] baseURL and trustedOrigins must be absolute URLs like https://api.example.com, not "api.example.com"',
     );
-    expect(() => createAuth({ baseURL: BASE, trustedOrigins: ['cdn'], wx: fake.wx })).toThrow(/trustedOrigins entry "cdn"/);
+    expect(() => createAuth({ baseURL: BASE, trustedOrigins: ['cdn'], wx: fake.wx })).toThrow(/not "cdn"$/);
+    expect(() => createAuth({ baseURL: BASE })).toThrow('[wx-login-kit] no wx: pass options.wx outside a mini program');
   });
 });

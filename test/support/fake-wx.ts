@@ -2,7 +2,7 @@
  * A faithful fake of the slice of `wx` the kit uses, for unit tests where the platform is the
  * boundary: callbacks are asynchronous (setTimeout, so tests drive them with fake timers), codes
  * are single use and live 5 minutes, storage keeps WeChat's limits and can be told to throw, and
- * more than 10 concurrent wx.request fail like on old base libraries.
+ * past 10 concurrent wx.request the rest wait their turn, as WeChat does since base library 1.4.0.
  */
 import type { WxLike } from 'wx-login-kit';
 import { createWxStorage } from '../../scripts/wx-storage';
@@ -29,6 +29,7 @@ export function createFakeWx(handler: Handler, latency = 10) {
   const showListeners = new Set<(res: unknown) => void>();
   let nextCode = 1;
   let active = 0;
+  const queued: Array<() => void> = [];
   const state = {
     loginCalls: 0,
     loginFailures: 0, // the next N wx.login calls fail
@@ -59,7 +60,7 @@ export function createFakeWx(handler: Handler, latency = 10) {
         header: { ...(opts.header ?? {}) },
       };
       if (active >= MAX_REQUESTS) {
-        setTimeout(() => opts.fail?.({ errMsg: 'request:fail exceed max task count', errno: 600000 } as WechatMiniprogram.RequestFailCallbackErr), 0);
+        queued.push(() => wx.request(opts));
         return;
       }
       active++;
@@ -68,6 +69,7 @@ export function createFakeWx(handler: Handler, latency = 10) {
       void Promise.resolve(handler(req)).then((reply) => {
         setTimeout(() => {
           active--;
+          queued.shift()?.();
           if ('fail' in reply) return opts.fail?.({ errMsg: reply.fail, errno: reply.errno ?? 5 } as WechatMiniprogram.RequestFailCallbackErr);
           opts.success?.({
             // wx.request hands a JSON body over parsed and anything else as text.
