@@ -11,6 +11,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..');
+/** WeChat's JS engines on the clients it supports run ES2017 (async/await); newer syntax is lowered. */
+export const TARGET = 'es2017';
 const SRC = path.join(ROOT, 'src');
 const OUT = { cjs: path.join(ROOT, 'miniprogram_dist'), esm: path.join(ROOT, 'dist/esm') };
 
@@ -26,8 +28,7 @@ export async function buildPackage(): Promise<void> {
     outbase: SRC,
     bundle: false,
     platform: 'neutral',
-    // WeChat's JS engines run ES2015; esbuild lowers async/await, ?. and ?? below that.
-    target: 'es2015',
+    target: TARGET,
     logLevel: 'warning',
   };
   await build({ ...common, format: 'cjs', outdir: OUT.cjs });

@@ -1,0 +1,47 @@
+/**
+ * `npm run size`: the bytes a user's mini program ships, minified and gzipped (level 9).
+ * - the kit's JS: src/index.ts and everything it imports, as one esbuild bundle (CommonJS, the
+ *   package's ES2017 target, minified): the same way the reference numbers below were measured;
+ * - the <login-button>: its JS (without the kit it imports) + WXML + WXSS;
+ * - for information, the per-file CommonJS of miniprogram_dist as it lands in miniprogram_npm
+ *   (each file minified; gzipped together), which carries esbuild's module glue per file.
+ * Fails (exit 1) when the kit's JS exceeds BUDGET. Run after `npm run build` for the last row.
+ */
+import { buildSync, transformSync } from 'esbuild';
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import pc from 'picocolors';
+import { TARGET } from './build';
+
+export const BUDGET = 3072;
+const ROOT = path.resolve(__dirname, '..');
+const BUTTON = path.join(ROOT, 'src/components/login-button/index');
+const gzip = (text: string) => zlib.gzipSync(text, { level: 9 }).length;
+
+function bundle(entry: string, external: string[] = []): string {
+  const out = buildSync({ entryPoints: [entry], bundle: true, minify: true, format: 'cjs', target: TARGET, platform: 'neutral', write: false, external });
+  return out.outputFiles[0].text;
+}
+
+const rows: Array<[string, string]> = [
+  ['kit JS (bundle of src/index.ts)', bundle(path.join(ROOT, 'src/index.ts'))],
+  ['<login-button> JS (kit excluded)', bundle(`${BUTTON}.ts`, ['../../*'])],
+  ['<login-button> WXML', fs.readFileSync(`${BUTTON}.wxml`, 'utf8').replace(/>\s+</g, '><').trim()],
+  ['<login-button> WXSS', fs.readFileSync(`${BUTTON}.wxss`, 'utf8').replace(/\s+/g, ' ').trim()],
+];
+const dist = path.join(ROOT, 'miniprogram_dist');
+if (fs.existsSync(dist)) {
+  const js = fs.readdirSync(dist).filter((f) => f.endsWith('.js'));
+  const code = js.map((f) => transformSync(fs.readFileSync(path.join(dist, f), 'utf8'), { minify: true, target: TARGET }).code).join('\n');
+  rows.push([`(info) kit as shipped per file: ${js.length} files of miniprogram_dist`, code]);
+}
+
+const pad = (s: string | number, n: number) => String(s).padStart(n);
+console.log(`${'what'.padEnd(58)}${pad('minified', 10)}${pad('gzipped', 10)}`);
+for (const [name, text] of rows) console.log(`${name.padEnd(58)}${pad(Buffer.byteLength(text), 10)}${pad(gzip(text), 10)}`);
+const kit = gzip(rows[0][1]);
+const ok = kit <= BUDGET;
+console.log(ok ? pc.green(`✔ kit JS ${kit} B gzipped, within the ${BUDGET} B budget`) : pc.red(`✖ kit JS ${kit} B gzipped, over the ${BUDGET} B budget by ${kit - BUDGET} B`));
+console.log(`${ok ? 1 : 0} passed, ${ok ? 0 : 1} failed`);
+process.exit(ok ? 0 : 1);

@@ -1,0 +1,85 @@
+/**
+ * Type test of the public API as users get it (the built .d.ts), under strict and
+ * miniprogram-api-typings only. Compiled with `tsc -p test/types`; never run. Every
+ * `@ts-expect-error` line must fail to compile, or tsc reports it as unused.
+ */
+import {
+  createAuth,
+  getDefaultAuth,
+  HTTPError,
+  LoginError,
+  type Auth,
+  type AuthOptions,
+  type ChooseAvatarEvent,
+  type GetRealtimePhoneNumberEvent,
+  type LoginButtonFailEvent,
+  type WxResponse,
+} from 'wx-login-kit';
+
+interface User {
+  openid: string;
+  nickName: string;
+}
+
+export async function usage(wxObject: WechatMiniprogram.Wx): Promise<void> {
+  const auth: Auth = createAuth({ baseURL: 'https://api.example.com', wx: wxObject, trustedOrigins: ['https://cdn.example.com'] });
+  const token: string = await auth.ensureLogin();
+  const current: string | null = auth.token;
+  void token;
+  void current;
+
+  const res = await auth.request<User>({ url: '/api/me', method: 'GET' });
+  const name: string = res.data.nickName;
+  const status: number = res.statusCode;
+  void name;
+  void status;
+  // @ts-expect-error data is typed as User: nickName is not a number
+  const wrong: number = res.data.nickName;
+  void wrong;
+  // @ts-expect-error User has no field "phone"
+  void res.data.phone;
+
+  const off: () => void = auth.on('login', (t: string) => void t);
+  off();
+  auth.on('error', (e) => void e.message);
+  // @ts-expect-error unknown event name
+  auth.on('logged-in', () => undefined);
+  // @ts-expect-error the login event hands a string token, not a number
+  auth.on('login', (t: number) => void t);
+
+  try {
+    await auth.request({ url: '/x' });
+  } catch (err) {
+    if (err instanceof HTTPError) void (err.statusCode + 1);
+    if (err instanceof LoginError) {
+      const code: 'WX_LOGIN' | 'NETWORK' | 'HTTP' | 'BAD_RESPONSE' | 'RELOGIN_LIMIT' = err.code;
+      void code;
+    }
+  }
+  void getDefaultAuth().launch({ globalData: {} });
+}
+
+// @ts-expect-error baseURL is required
+createAuth({});
+// @ts-expect-error loginRetries is a number
+createAuth({ baseURL: 'https://api.example.com', loginRetries: '2' });
+// @ts-expect-error tokenScheme is a string
+createAuth({ baseURL: 'https://api.example.com', tokenScheme: null });
+// @ts-expect-error unknown option
+createAuth({ baseURL: 'https://api.example.com', loginUrl: '/login' });
+// @ts-expect-error isUnauthorized takes a response and returns a boolean
+createAuth({ baseURL: 'https://api.example.com', isUnauthorized: (res: WxResponse) => res.statusCode });
+
+export const options: AuthOptions = { baseURL: 'https://api.example.com', codeRefreshInterval: 240_000 };
+
+export function onRealtime(e: GetRealtimePhoneNumberEvent): string | undefined {
+  return e.detail.code;
+}
+export function onAvatar(e: ChooseAvatarEvent): string {
+  return e.detail.avatarUrl;
+}
+export function onFail(e: LoginButtonFailEvent): string {
+  // @ts-expect-error only the "denied" variant carries errMsg; narrow on reason first
+  void e.detail.errMsg;
+  return e.detail.reason === 'denied' ? e.detail.errMsg : e.detail.error.message;
+}
