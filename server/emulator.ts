@@ -38,6 +38,12 @@ export interface EmulatorOptions {
   rateLimitPerMinute?: number;
   /** Derives openid/unionid; the same seed gives the same ids across runs. @default random per emulator */
   seed?: string;
+  /**
+   * For WeChat DevTools against the emulator (`npm run dev`): a login or phone code the emulator
+   * never issued is taken, once, as a fresh code of user `devtools`. Codes stay single use.
+   * @default false
+   */
+  acceptForeignCodes?: boolean;
   /** Fastify logger option. @default false */
   logger?: boolean;
 }
@@ -202,6 +208,9 @@ export function buildEmulator(opts: EmulatorOptions): Emulator {
     }
 
     const t = now();
+    if (opts.acceptForeignCodes && !codes.has(q.js_code)) {
+      codes.set(q.js_code, { appid: String(q.appid), user: 'devtools', session_key: randomBytes(16).toString('base64'), issuedAt: t, used: false });
+    }
     const issued = codes.get(q.js_code);
     if (!issued || issued.appid !== q.appid || t - issued.issuedAt >= codeTtlMs) {
       return error(40029, 'invalid code');
@@ -273,6 +282,9 @@ export function buildEmulator(opts: EmulatorOptions): Emulator {
     if ('errcode' in owner) return owner;
     const code = (req.body as { code?: unknown } | undefined)?.code;
     if (typeof code !== 'string' || !code) return error(47001, 'data format error');
+    if (opts.acceptForeignCodes && !phoneCodes.has(code)) {
+      phoneCodes.set(code, { appid: owner.appid, user: 'devtools', session_key: '', issuedAt: t, used: false });
+    }
     const issued = phoneCodes.get(code);
     // A used code is not told apart from an unknown one: both answer 40029.
     if (!issued || issued.used || issued.appid !== owner.appid || t - issued.issuedAt >= codeTtlMs) {

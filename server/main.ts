@@ -44,7 +44,8 @@ async function main(): Promise<void> {
     // No real WeChat: run the emulator with a throwaway secret only this process knows.
     const appid = process.env.WX_APPID || DEMO_APPID;
     const secret = randomBytes(16).toString('hex');
-    const emulator = buildEmulator({ apps: { [appid]: secret } });
+    // DevTools' wx.login and getPhoneNumber codes come from WeChat, not from here: take them once.
+    const emulator = buildEmulator({ apps: { [appid]: secret }, acceptForeignCodes: true });
     const emulatorUrl = await emulator.app.listen({ port: port('EMULATOR_PORT', 3001), host });
     closers.push(() => emulator.app.close());
     wechat = { apiBase: emulatorUrl, appid, secret };

@@ -517,3 +517,23 @@ describe('open-data (open-type buttons)', () => {
     expect((await openData('getPhoneNumber', 'alice', OTHER_APPID)).status).toBe(200);
   });
 });
+
+describe('acceptForeignCodes (npm run dev, for WeChat DevTools)', () => {
+  it('takes a code it never issued once, as user "devtools", and refuses its replay; off by default', async () => {
+    const { startEmulator, APPID, SECRET } = await import('./helpers');
+    const exchange = async (url: string, code: string) =>
+      (await fetch(`${url}/sns/jscode2session?appid=${APPID}&secret=${SECRET}&js_code=${code}&grant_type=authorization_code`)).json() as Promise<Record<string, unknown>>;
+    const dev = await startEmulator({ acceptForeignCodes: true });
+    const strict = await startEmulator();
+    try {
+      const first = await exchange(dev.url, 'code-from-devtools');
+      expect(first).toEqual({ openid: expect.stringMatching(/^o/), session_key: expect.any(String), unionid: expect.any(String) });
+      expect((await exchange(dev.url, 'code-from-devtools')).errcode).toBe(40163);
+      expect((await exchange(dev.url, 'another-devtools-code')).openid).toBe(first.openid); // same user
+      expect((await exchange(strict.url, 'code-from-devtools')).errcode).toBe(40029);
+    } finally {
+      await dev.close();
+      await strict.close();
+    }
+  });
+});
