@@ -1,6 +1,6 @@
 import { createAccessTokenClient } from '../../server/access-token';
 import { WechatApiError, WechatUnreachableError } from '../../server/wechat';
-import { APPID, OTHER_SECRET, SECRET, startEmulator } from './helpers';
+import { APPID, OTHER_SECRET, SECRET, startEmulator, caught } from './helpers';
 
 let emu: Awaited<ReturnType<typeof startEmulator>>;
 beforeEach(async () => {
@@ -14,15 +14,6 @@ const tokenCalls = () => emu.requests.filter((r) => r === STABLE).length;
 
 function client(opts: Partial<Parameters<typeof createAccessTokenClient>[0]> = {}) {
   return createAccessTokenClient({ apiBase: emu.url, appid: APPID, secret: SECRET, now: emu.clock.now, ...opts });
-}
-
-async function caught(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 it('POSTs the secret in a JSON body to stable_token, never in the URL', async () => {

@@ -97,3 +97,13 @@ export function postJson(url: string, body: unknown, headers: Record<string, str
     body: JSON.stringify(body),
   });
 }
+
+/** The error a promise rejects with; fails the test when it resolves. */
+export async function caught(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection');
+}

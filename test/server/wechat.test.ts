@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createAccessTokenClient } from '../../server/access-token';
 import { createWechatClient, WechatApiError, WechatUnreachableError } from '../../server/wechat';
-import { APPID, OTHER_APPID, OTHER_SECRET, SECRET, listen, postJson, startEmulator, wxLogin } from './helpers';
+import { APPID, OTHER_APPID, OTHER_SECRET, SECRET, listen, postJson, startEmulator, wxLogin, caught } from './helpers';
 
 let emu: Awaited<ReturnType<typeof startEmulator>>;
 beforeAll(async () => {
@@ -15,15 +15,6 @@ async function fakeWechat(reply: (app: FastifyInstance) => void): Promise<{ url:
   reply(app);
   const url = await listen(app);
   return { url, close: () => app.close() };
-}
-
-async function caught(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('code2Session client', () => {
