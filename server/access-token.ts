@@ -7,7 +7,7 @@
  * processes can each cache it without invalidating one another. force_refresh (limited to 20 a
  * day by WeChat) is used only after an API said the token no longer works.
  */
-import { callWechat, WechatApiError } from './wechat';
+import { callWechat, WechatApiError } from './wechat-call';
 
 export interface AccessTokenClientOptions {
   /** e.g. 'https://api.weixin.qq.com' or the emulator's base URL, no trailing slash needed. */
