@@ -1,0 +1,382 @@
+/**
+ * `npm run check:wechat`: WeChat's own tooling over the kit as a user installs it, offline.
+ *
+ * In a scratch copy of the demo (.tmp/check-wechat/, wiped first):
+ * 1. `npm pack` the kit (runs `prepack`, i.e. the build).
+ * 2. Copy project.config.json and miniprogram/; compile its .ts to .js with esbuild (WeChat runs JS;
+ *    DevTools compiles TS with its plugin, miniprogram-ci does not) and delete the .ts; install the
+ *    tarball with npm into miniprogram/node_modules.
+ * 3. miniprogram-ci `packNpmManually`, DevTools' "构建 npm": miniprogram_npm/wx-login-kit must hold
+ *    index.js and every component of src/components.
+ * 4. miniprogram-ci `schemaValidate` on app.json, every page's json, every kit component's json,
+ *    sitemap.json and project.config.json (errors and warnings both fail: an unknown key is a typo).
+ * 5. miniprogram-ci `getCompiledResult`, what "上传" compiles (JSON, JS, WXML with minifyWXML,
+ *    WXSS); written to .tmp/check-wechat/compiled/.
+ * 6. miniprogram-ci `analyseCode` on the compiled output: no unresolved require, page or component.
+ * 7. `wcc` on every .wxml and `wcsc` on every .wxss (the app's and the kit's), the compilers the
+ *    simulator uses (miniprogram-compiler, shipped without the exec bit: copies are chmod-ed).
+ * Each check prints one ✔/✖ line (with what the tool said on failure); the last line is
+ * `N passed, M failed`; exit 1 if anything failed. Each step times out after 120 s.
+ *
+ * Offline: the project gets `attr: async () => ci.DefaultProjectAttr` and a dummy private key (else
+ * miniprogram-ci asks WeChat's servers for the app's attributes), and miniprogram-ci's proxy is set
+ * to a closed local port, so the one call it still makes (the upload file-extension whitelist,
+ * which falls back to a built-in list) fails at once instead of waiting on the network.
+ *
+ * CHECK_WECHAT_BREAK=<name> applies one breakage to the scratch copy after step 2, to prove the
+ * checks fail (the repo is never touched). Names: see BREAKS below
+ * (`CHECK_WECHAT_BREAK=list npm run check:wechat` prints them).
+ */
+import { execFile } from 'node:child_process';
+import { build } from 'esbuild';
+import fs from 'node:fs';
+import path from 'node:path';
+import pc from 'picocolors';
+
+const ROOT = path.resolve(__dirname, '..');
+const SCRATCH = path.join(ROOT, '.tmp/check-wechat');
+const PROJECT = path.join(SCRATCH, 'project');
+const COMPILED = path.join(SCRATCH, 'compiled');
+const BIN = path.join(SCRATCH, 'bin');
+const KIT = 'wx-login-kit';
+const STEP_TIMEOUT_MS = 120_000;
+
+// Loaded in main(), quietly: requiring miniprogram-ci logs "[miniprogram-builder] initservices CI".
+type CI = typeof import('miniprogram-ci');
+const nodeRequire = require as unknown as NodeJS.Require;
+let ci: CI;
+
+type Json = Record<string, unknown>;
+const readJson = (file: string): Json => JSON.parse(fs.readFileSync(file, 'utf8')) as Json;
+const writeJson = (file: string, value: unknown) => fs.writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
+const rel = (file: string) => path.relative(ROOT, file);
+
+const projectConfig = readJson(path.join(ROOT, 'project.config.json'));
+const APP = path.join(PROJECT, String(projectConfig.miniprogramRoot ?? ''));
+const NPM_KIT = path.join(APP, 'miniprogram_npm', KIT);
+
+/** One breakage each, applied to the scratch copy only. */
+const BREAKS: Record<string, () => void> = {
+  /** An unclosed tag at the end of a page's WXML (getCompiledResult lets it through; wcc does not). */
+  wxml: () => fs.appendFileSync(path.join(APP, 'pages/index/index.wxml'), '\n<view class="oops">\n'),
+  /** A closing tag that does not match (`<text>` closed by `</view>`). */
+  'wxml-mismatch': () => fs.appendFileSync(path.join(APP, 'pages/index/index.wxml'), '\n<view><text>oops</view>\n'),
+  /** A require() of a module that does not exist. */
+  require: () => fs.appendFileSync(path.join(APP, 'app.js'), '\nrequire("./missing-module");\n'),
+  /** usingComponents pointing at a path that does not exist. */
+  component: () => {
+    const file = path.join(APP, 'pages/index/index.json');
+    writeJson(file, { ...readJson(file), usingComponents: { 'missing-button': '/components/missing-button/index' } });
+  },
+  /** A typo in a page's JSON key ("usingComponent"): only schemaValidate's warning catches it. */
+  'json-typo': () => {
+    const file = path.join(APP, 'pages/login/index.json');
+    const { usingComponents, ...rest } = readJson(file);
+    writeJson(file, { ...rest, usingComponent: usingComponents });
+  },
+  /** A wrong "miniprogram" field in the installed kit's package.json: 构建 npm then misses the dist. */
+  'miniprogram-field': () => {
+    const file = path.join(APP, 'node_modules', KIT, 'package.json');
+    writeJson(file, { ...readJson(file), miniprogram: 'dist' });
+  },
+  /** A JS syntax error in a page. */
+  js: () => fs.appendFileSync(path.join(APP, 'pages/index/index.js'), '\nconst = ;\n'),
+  /** A WXSS syntax error in a page. */
+  wxss: () => fs.appendFileSync(path.join(APP, 'pages/index/index.wxss'), '\n.broken { color: red;\n'),
+  /** app.json lists a page that does not exist. */
+  'app-page': () => {
+    const file = path.join(APP, 'app.json');
+    const app = readJson(file);
+    writeJson(file, { ...app, pages: [...(app.pages as string[]), 'pages/missing/index'] });
+  },
+  /** app.json with a field of the wrong type. */
+  'app-type': () => {
+    const file = path.join(APP, 'app.json');
+    writeJson(file, { ...readJson(file), window: 'white' });
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Check runner
+
+let passed = 0;
+let failed = 0;
+const stray: string[] = [];
+
+/** Runs fn with stdout/stderr captured: miniprogram-ci logs freely; we show it only on failure. */
+async function quietly<T>(fn: () => Promise<T>): Promise<{ value?: T; error?: unknown; output: string }> {
+  const chunks: string[] = [];
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  const capture = ((chunk: string | Uint8Array) => {
+    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+    return true;
+  }) as typeof process.stdout.write;
+  process.stdout.write = capture;
+  process.stderr.write = capture;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${STEP_TIMEOUT_MS / 1000} s`)), STEP_TIMEOUT_MS);
+  });
+  try {
+    return { value: await Promise.race([fn(), timeout]), output: chunks.join('') };
+  } catch (error) {
+    return { error, output: chunks.join('') };
+  } finally {
+    clearTimeout(timer);
+    process.stdout.write = out;
+    process.stderr.write = err;
+  }
+}
+
+function indent(text: string, max = 25): string {
+  const lines = text.split(ROOT + path.sep).join('').trim().split('\n');
+  const shown = lines.length > max ? [...lines.slice(0, max), `… ${lines.length - max} more lines`] : lines;
+  return shown.map((l) => `    ${l}`).join('\n');
+}
+
+/**
+ * One named check. `run` throws to fail (its message is what the tool said) and may return a
+ * short note. Returns whether it passed, so that later steps that need its output can skip.
+ */
+async function check(name: string, run: () => Promise<string | void>): Promise<boolean> {
+  const started = Date.now();
+  const { value, error, output } = await quietly(run);
+  const took = pc.dim(`${((Date.now() - started) / 1000).toFixed(1)} s`);
+  if (error === undefined) {
+    passed++;
+    console.log(`${pc.green('✔')} ${name}${value ? pc.dim(` (${value})`) : ''} ${took}`);
+    return true;
+  }
+  failed++;
+  console.log(`${pc.red('✖')} ${name} ${took}`);
+  const message = error instanceof Error ? error.message : String(error);
+  console.log(pc.red(indent(message)));
+  // The tool's own log, when the error alone says little (miniprogram-ci logs the details).
+  const log = output.split('\n').filter((l) => /error|fail|err:/i.test(l) && !/getwhiteextlist|white ext list/.test(l));
+  if (log.length) console.log(pc.dim(indent(log.join('\n'), 10)));
+  return false;
+}
+
+function skip(name: string, because: string): void {
+  console.log(`${pc.yellow('-')} ${name} ${pc.dim(`(skipped: ${because})`)}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tools
+
+function run(file: string, args: string[], cwd: string): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { cwd, encoding: 'utf8', timeout: STEP_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      // Both streams: npm prints the prepack build's errors (tsc) on stdout, its own on stderr.
+      if (error) reject(new Error(`${path.basename(file)} ${args.join(' ')} exited ${error.code ?? error.signal}\n${stdout}\n${stderr}`.replace(/\n+/g, '\n').trim()));
+      else resolve({ stdout, stderr });
+    });
+  });
+}
+
+function walk(dir: string, skipDirs: string[] = []): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) return skipDirs.includes(e.name) ? [] : walk(p, skipDirs);
+    return [p];
+  });
+}
+
+function ciProject(projectPath: string): InstanceType<CI['Project']> {
+  return new ci.Project({
+    appid: String(projectConfig.appid ?? 'touristappid'),
+    type: 'miniProgram',
+    projectPath,
+    privateKey: 'offline', // never used offline; an empty key makes miniprogram-ci read privateKeyPath
+    ignores: ['node_modules/**/*'],
+    // Without `attr`, miniprogram-ci fetches the app's attributes from WeChat's servers.
+    attr: async () => ci.DefaultProjectAttr,
+  } as ConstructorParameters<CI['Project']>[0]); // `attr` is read at runtime but missing from the typings
+}
+
+/** The `wcc`/`wcsc` binaries of miniprogram-compiler (a dependency of miniprogram-simulate). */
+function compilerBinary(name: 'wcc' | 'wcsc'): string {
+  const simulate = nodeRequire.resolve('miniprogram-simulate/package.json');
+  const compiler = path.dirname(nodeRequire.resolve('miniprogram-compiler/package.json', { paths: [path.dirname(simulate)] }));
+  const platform = process.platform === 'darwin' ? 'mac' : process.platform === 'win32' ? 'windows' : 'linux';
+  const source = path.join(compiler, 'bin', platform, process.platform === 'win32' ? `${name}.exe` : name);
+  // npm ships them without the exec bit: run a copy, leave node_modules alone.
+  const copy = path.join(BIN, path.basename(source));
+  if (!fs.existsSync(copy)) {
+    fs.mkdirSync(BIN, { recursive: true });
+    fs.copyFileSync(source, copy);
+    fs.chmodSync(copy, 0o755);
+  }
+  return copy;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Steps
+
+let tarball = '';
+
+async function pack(): Promise<string> {
+  const { stdout } = await run('npm', ['pack', '--silent', '--pack-destination', SCRATCH], ROOT);
+  tarball = path.join(SCRATCH, stdout.trim().split('\n').pop()!);
+  if (!fs.existsSync(tarball)) throw new Error(`npm pack printed ${stdout}, but ${rel(tarball)} does not exist`);
+  return rel(tarball);
+}
+
+async function copyAndCompileDemo(): Promise<string> {
+  fs.mkdirSync(PROJECT, { recursive: true });
+  fs.cpSync(path.join(ROOT, 'project.config.json'), path.join(PROJECT, 'project.config.json'));
+  const source = path.join(ROOT, String(projectConfig.miniprogramRoot ?? ''));
+  fs.cpSync(source, APP, { recursive: true, filter: (f) => !['node_modules', 'miniprogram_npm'].includes(path.basename(f)) });
+  const ts = walk(APP).filter((f) => f.endsWith('.ts'));
+  // Same settings as the package build: one file per file, CommonJS, ES2015.
+  await build({ entryPoints: ts.filter((f) => !f.endsWith('.d.ts')), outdir: APP, outbase: APP, bundle: false, format: 'cjs', target: 'es2015', platform: 'neutral', logLevel: 'silent' });
+  for (const f of ts) fs.rmSync(f);
+  return `${ts.length} .ts → .js`;
+}
+
+async function installKit(): Promise<string> {
+  const file = path.join(APP, 'package.json');
+  const pkg = readJson(file);
+  writeJson(file, { ...pkg, dependencies: { ...(pkg.dependencies as Json), [KIT]: `file:${tarball}` } });
+  // --offline: a tarball needs no registry, and this check must never depend on one.
+  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', '--no-package-lock'], APP);
+  const installed = path.join(APP, 'node_modules', KIT, 'package.json');
+  if (!fs.existsSync(installed)) throw new Error(`npm install left no ${rel(installed)}`);
+  return `${rel(path.dirname(installed))} ${readJson(installed).version}`;
+}
+
+async function packNpm(): Promise<string> {
+  const result = await ci.packNpmManually({ packageJsonPath: path.join(APP, 'package.json'), miniprogramNpmDistDir: APP });
+  const problems = result.warnList.map((w) => `warning: ${JSON.stringify(w)}`);
+  const components = fs.readdirSync(path.join(ROOT, 'src/components'));
+  const expected = ['index.js', ...components.flatMap((c) => ['js', 'json', 'wxml', 'wxss'].map((ext) => `components/${c}/index.${ext}`))];
+  for (const f of expected) if (!fs.existsSync(path.join(NPM_KIT, f))) problems.push(`missing ${rel(path.join(NPM_KIT, f))}`);
+  if (problems.length) {
+    const made = fs.existsSync(NPM_KIT) ? walk(NPM_KIT).map((f) => path.relative(NPM_KIT, f)) : [];
+    const shown = made.length > 4 ? [...made.slice(0, 4), `… ${made.length - 4} more`] : made;
+    throw new Error(`${problems.join('\n')}\n(miniprogram packages: ${result.miniProgramPackNum}, other npm packages: ${result.otherNpmPackNum}; ${rel(NPM_KIT)} holds: ${shown.join(', ') || 'nothing'})`);
+  }
+  return `${result.miniProgramPackNum} miniprogram package, ${expected.length} expected files present`;
+}
+
+/** The JSON files and the schema each one follows. */
+function jsonFiles(): Array<[file: string, schema: 'app' | 'page' | 'sitemap' | 'projectconfig']> {
+  const list: Array<[string, 'app' | 'page' | 'sitemap' | 'projectconfig']> = [[path.join(APP, 'app.json'), 'app']];
+  let app: Json = {};
+  try {
+    app = readJson(path.join(APP, 'app.json'));
+  } catch {
+    // reported by the app.json check itself
+  }
+  const pages = Array.isArray(app.pages) ? app.pages.filter((p): p is string => typeof p === 'string') : [];
+  // A page's .json is optional; a missing page is the compile step's to report.
+  for (const page of pages) if (fs.existsSync(path.join(APP, `${page}.json`))) list.push([path.join(APP, `${page}.json`), 'page']);
+  // Component JSON follows the page schema ("component", "usingComponents", window fields).
+  if (fs.existsSync(NPM_KIT)) for (const f of walk(NPM_KIT).filter((f) => f.endsWith('.json') && fs.existsSync(f.replace(/\.json$/, '.wxml')))) list.push([f, 'page']);
+  list.push([path.join(APP, typeof app.sitemapLocation === 'string' ? app.sitemapLocation : 'sitemap.json'), 'sitemap']);
+  list.push([path.join(PROJECT, 'project.config.json'), 'projectconfig']);
+  return list;
+}
+
+async function validate(file: string, schema: Parameters<CI['schemaValidate']>[0]): Promise<void> {
+  // schemaValidate returns { warning: string, error: [...] } and never throws.
+  const result = ci.schemaValidate(schema, readJson(file));
+  const problems = result.error.map((e) => {
+    const want = e.correctType ? ` (expected ${e.correctType.join(' | ')})` : e.requireProperty ? ` (requires ${e.requireProperty})` : '';
+    return `error: ${e.errorType} ${e.errorProperty}${want}`;
+  });
+  if (result.warning) problems.push(`warning: unknown or deprecated field ${result.warning}`);
+  if (problems.length) throw new Error(problems.join('\n'));
+}
+
+async function compileProject(): Promise<string> {
+  const files = await ci.getCompiledResult({
+    project: ciProject(PROJECT),
+    version: '0.0.0', // required by the typings, unused: nothing is uploaded
+    // minifyWXML parses the WXML: without it a mismatched end tag compiles. It reports no file name,
+    // and misses an unclosed tag at the end of a file: the wcc checks below catch both and name it.
+    setting: { es6: true, minifyWXML: true, minifyWXSS: true, minifyJS: false, autoPrefixWXSS: true },
+  });
+  fs.rmSync(COMPILED, { recursive: true, force: true });
+  for (const [name, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(COMPILED, name)), { recursive: true });
+    fs.writeFileSync(path.join(COMPILED, name), content);
+  }
+  return `${Object.keys(files).length} files → ${rel(COMPILED)}`;
+}
+
+async function analyse(): Promise<string> {
+  const result = await ci.analyseCode(ciProject(COMPILED), { silent: true });
+  if (!result) throw new Error('analyseCode returned nothing');
+  const problems: string[] = [];
+  for (const m of result.modules) {
+    if (m.buildError) problems.push(`${m.path}: ${m.buildError}`);
+    for (const e of m.errors ?? []) problems.push(`${m.path}: ${e}`);
+    // Optional rule-based deps (e.g. functional-pages/) resolve to nothing without an error.
+    for (const d of m.deps) if (d.error) problems.push(d.error);
+  }
+  if (problems.length) throw new Error(problems.join('\n'));
+  return `${result.modules.length} modules, ${result.files.length} files`;
+}
+
+async function main(): Promise<void> {
+  const breakName = process.env.CHECK_WECHAT_BREAK;
+  if (breakName && !BREAKS[breakName]) {
+    console.log(`CHECK_WECHAT_BREAK must be one of: ${Object.keys(BREAKS).join(', ')}`);
+    process.exit(breakName === 'list' ? 0 : 2);
+  }
+  await quietly(async () => {
+    ci = nodeRequire('miniprogram-ci') as CI;
+    // Any request to WeChat's servers fails at once (connection refused) instead of hanging.
+    ci.proxy('http://127.0.0.1:9');
+  });
+  // miniprogram-ci forks plain-JS compiler processes, which inherit execArgv: without this they
+  // would load tsx, which then looks for tsconfig.run.json in their cwd and exits with code 1.
+  process.execArgv = process.execArgv.filter((arg, i, all) => !/[/\\]tsx[/\\]/.test(arg) && !/[/\\]tsx[/\\]/.test(all[i + 1] ?? ''));
+  // A tool may reject again after its check has ended (a forked compiler exiting late): record it.
+  process.on('unhandledRejection', (reason) => stray.push(reason instanceof Error ? reason.message : String(reason)));
+  fs.rmSync(SCRATCH, { recursive: true, force: true });
+  fs.mkdirSync(SCRATCH, { recursive: true });
+
+  const ready =
+    (await check('npm pack (runs the build)', pack)) &&
+    (await check(`demo copied to ${rel(PROJECT)}, TypeScript compiled (esbuild)`, copyAndCompileDemo)) &&
+    (await check(`packed kit installed with npm into ${rel(APP)}`, installKit));
+  if (ready) {
+    if (breakName) {
+      BREAKS[breakName]();
+      console.log(pc.yellow(`! CHECK_WECHAT_BREAK=${breakName}: scratch copy broken on purpose`));
+    }
+    await check('构建 npm (miniprogram-ci packNpmManually)', packNpm);
+    for (const [file, schema] of jsonFiles()) {
+      const name = `schemaValidate('${schema}') ${path.relative(PROJECT, file)}`;
+      if (fs.existsSync(file)) await check(name, () => validate(file, schema));
+      else skip(name, 'file missing');
+    }
+    const compiled = await check('miniprogram-ci getCompiledResult (JSON, JS, WXML, WXSS)', compileProject);
+    if (compiled) await check('miniprogram-ci analyseCode: every require, page and component resolves', analyse);
+    else skip('miniprogram-ci analyseCode', 'nothing compiled');
+    const sources = walk(APP, ['node_modules']).sort();
+    for (const file of sources.filter((f) => f.endsWith('.wxml'))) {
+      await check(`wcc ${path.relative(APP, file)}`, async () => {
+        await run(compilerBinary('wcc'), ['-d', path.relative(APP, file), '-o', path.join(BIN, 'out.js')], APP);
+      });
+    }
+    for (const file of sources.filter((f) => f.endsWith('.wxss'))) {
+      await check(`wcsc ${path.relative(APP, file)}`, async () => {
+        await run(compilerBinary('wcsc'), ['-db', path.relative(APP, file), '-o', path.join(BIN, 'out.js')], APP);
+      });
+    }
+  }
+  if (stray.length) await check('the tools raised no stray errors', async () => Promise.reject(new Error(stray.join('\n'))));
+  console.log(`${passed} passed, ${failed} failed`);
+  // miniprogram-ci leaves handles open: the process would not exit by itself.
+  process.exit(failed ? 1 : 0);
+}
+
+main().catch((err: Error) => {
+  console.log(pc.red(err.stack ?? String(err)));
+  console.log(`${passed} passed, ${failed + 1} failed`);
+  process.exit(1);
+});
