@@ -51,8 +51,6 @@ export function createAuth(options: AuthOptions) {
   let relogins: number[] = [];
 
   const isFresh = (t: StoredToken | null): t is StoredToken => !!t && (t.expiresAt === null || Date.now() < t.expiresAt - o.expiryMargin);
-  // No queue of our own: since base library 1.4.0 WeChat queues wx.request past its 10 concurrent.
-  const send = <T>(req: WechatMiniprogram.RequestOption) => wxRequest<T>(wx, req);
   const fail = (err: LoginError) => {
     events.emit('error', err);
     throw err;
@@ -71,7 +69,7 @@ export function createAuth(options: AuthOptions) {
     const code = await codes.getCode().catch((err) => {
       throw new LoginError('WX_LOGIN', `wx.login failed (${err && err.errMsg})`, err);
     });
-    const res = await send({ url: resolveURL(o.baseURL, path), method: 'POST', data: o.loginData(code) }).catch((err) => {
+    const res = await wxRequest(wx, { url: resolveURL(o.baseURL, path), method: 'POST', data: o.loginData(code) }).catch((err) => {
       throw new LoginError('NETWORK', `login POST ${path} got no answer`, err);
     });
     const status = res.statusCode;
@@ -148,7 +146,8 @@ export function createAuth(options: AuthOptions) {
       const given: WechatMiniprogram.IAnyObject = options.header || {};
       for (const k in given) if (k.toLowerCase() !== o.tokenHeader.toLowerCase()) header[k] = given[k];
       if (token) header[o.tokenHeader] = o.tokenScheme ? o.tokenScheme + ' ' + token : token;
-      return send<T>(Object.assign({}, options, { url, header }));
+      // No queue of our own: since base library 1.4.0 WeChat queues wx.request past its 10 concurrent.
+      return wxRequest<T>(wx, Object.assign({}, options, { url, header }));
     };
     const check = (res: WxResponse<T>, detail?: string) => {
       if (res.statusCode < 200 || res.statusCode > 299 || detail) throw new HTTPError(method, url, res.statusCode, res.data, detail);
