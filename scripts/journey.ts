@@ -46,22 +46,25 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
   });
   const baseURL = await server.listen({ port: 0, host: '127.0.0.1' });
   let loginPosts = 0;
+  /** The wx calls in order, e.g. 'wx.login', 'POST /auth/phone', for checks on ordering. */
+  const events: string[] = [];
   const waiters: Array<{ match: (e: WxTrace) => boolean; resolve: () => void }> = [];
   /** Resolves at the next trace event that matches. */
   const next = (match: (e: WxTrace) => boolean) => new Promise<void>((resolve) => waiters.push({ match, resolve }));
   const trace = (e: WxTrace) => {
     for (const w of waiters.splice(0)) (w.match(e) ? w.resolve() : waiters.push(w));
-    events.push(e.kind === 'wx.login' ? 'wx.login' : `${e.method} ${e.url.replace(baseURL, '')}`);
-    if (e.kind === 'wx.login') log(`    ${pc.magenta('wx.login')} -> ${e.code ? `a code (${e.code.length} chars, not shown: it is a credential for 5 minutes)` : e.errMsg}`);
-    else {
+    if (e.kind === 'wx.login') {
+      events.push('wx.login');
+      log(`    ${pc.magenta('wx.login')} -> ${e.code ? `a code (${e.code.length} chars, not shown: it is a credential for 5 minutes)` : e.errMsg}`);
+    } else {
       const p = e.url.replace(baseURL, '');
+      events.push(`${e.method} ${p}`);
       if (p === '/auth/login') loginPosts++;
       const status = e.statusCode ?? e.errMsg;
       const color = e.statusCode && e.statusCode < 300 ? pc.green : pc.red;
       log(`    ${pc.blue(`${e.method} ${p}`)}${e.authorized ? pc.dim(' [Bearer token]') : ''} -> ${color(String(status))}`);
     }
   };
-  const events: string[] = [];
   const client = createNodeWx({ emulatorBase, appid: APPID, user: 'alice', extConfig: { baseURL }, onTrace: trace });
   const g = globalThis as Record<string, unknown>;
   // Node 20 has its own CustomEvent, which global-jsdom leaves in place; jsdom's DOM needs its own.
