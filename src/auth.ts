@@ -3,7 +3,7 @@ import { createEmitter } from './emitter';
 import { HTTPError, LoginError, WxLoginKitError } from './errors';
 import { DEFAULTS, type AuthOptions, type ResolvedOptions, type WxLike, type WxResponse } from './options';
 import { wxRequest } from './platform';
-import { createTokenStore, type StoredToken } from './token-store';
+import { createTokenStore } from './token-store';
 import { originOf, resolveURL } from './url';
 
 /** Events of {@link Auth.on}: `login` gets the new token, `error` every login or storage failure. */
@@ -41,31 +41,43 @@ export function getDefaultAuth(): Auth {
 export function createAuth(options: AuthOptions) {
   const o = resolveOptions(options);
   const wx = o.wx;
-  const trusted = [o.baseURL].concat(o.trustedOrigins).map(originOf);
+  const trusted = [o.baseURL].concat(o.trustedOrigins).map((url) => {
+    const origin = originOf(url);
+    if (!origin) throw new WxLoginKitError(`baseURL and trustedOrigins must be like https://api.example.com, not "${url}"`);
+    return origin;
+  });
   const events = createEmitter<AuthEvents>();
   const codes = createCodeKeeper(wx, o.codeRefreshInterval);
   const store = createTokenStore(wx, o.storageKey, o.globalDataKey, (err) =>
-    events.emit('error', new WxLoginKitError('wx.setStorageSync failed; the token is kept in memory only', err)),
+    events.emit('error', new WxLoginKitError('storage failed; the token is kept in memory only', err)),
   );
   let inflight: Promise<string> | null = null;
   let relogins: number[] = [];
+  // Bumped by logout(): a login that started before it must not bring the token back.
+  let epoch = 0;
+  // The server rejected our token: until a new one is saved, logins count against the budget.
+  let rejected = false;
 
-  const isFresh = (t: StoredToken | null): t is StoredToken => !!t && (t.expiresAt === null || Date.now() < t.expiresAt - o.expiryMargin);
-  const fail = (err: LoginError) => {
-    events.emit('error', err);
-    throw err;
+  /** The current token while it is within its `expiresAt`, else null. */
+  const fresh = (): string | null => {
+    const t = store.current;
+    return t && (t.expiresAt === null || Date.now() < t.expiresAt) ? t.token : null;
   };
+  /** Hands a failure to the `error` event, then to the caller. */
+  const report = (err: LoginError) => (events.emit('error', err), err);
   const save = (token: string, expiresIn?: number) => {
-    store.save({ token, expiresAt: expiresIn && expiresIn > 0 ? Date.now() + expiresIn * 1000 : null });
+    const ms = expiresIn! * 1000;
+    rejected = false;
+    // Stop using it `expiryMargin` before the server does, or halfway for short-lived tokens.
+    store.save({ token, expiresAt: ms > 0 ? Date.now() + ms - Math.min(o.expiryMargin, ms / 2) : null });
     events.emit('login', token);
     return token;
   };
 
-  store.restore();
-
   /** One attempt: a code, the login POST, a token. Throws LoginError. */
   async function loginOnce(): Promise<string> {
     const path = o.loginPath;
+    const started = epoch;
     const code = await codes.getCode().catch((err) => {
       throw new LoginError('WX_LOGIN', `wx.login failed (${err && err.errMsg})`, err);
     });
@@ -77,15 +89,17 @@ export function createAuth(options: AuthOptions) {
       throw new LoginError('HTTP', `login POST ${path} answered HTTP ${status}`, new HTTPError('POST', path, status, res.data));
     }
     let parsed: ReturnType<typeof o.parseLogin> = null;
+    let parseErr: unknown;
     try {
       parsed = o.parseLogin(res.data);
     } catch (err) {
-      // reported below as a missing token
+      parseErr = err;
     }
     if (!parsed || typeof parsed.token !== 'string' || !parsed.token) {
       const got = typeof res.data === 'string' ? 'text, not JSON' : 'JSON without a string token';
-      throw new LoginError('BAD_RESPONSE', `login answer of ${path} has no token (got ${got}); nothing stored`);
+      throw new LoginError('BAD_RESPONSE', `login answer of ${path} has no token (got ${got}); nothing stored`, parseErr);
     }
+    if (started !== epoch) throw new LoginError('ABORTED', 'logout() during the login; nothing stored');
     return save(parsed.token, parsed.expiresIn);
   }
 
@@ -95,9 +109,10 @@ export function createAuth(options: AuthOptions) {
       try {
         return await loginOnce();
       } catch (err) {
-        const e = err as LoginError;
-        const transient = e.code !== 'BAD_RESPONSE' && (e.code !== 'HTTP' || (e.cause as HTTPError).statusCode > 499);
-        if (!transient || attempt >= o.loginRetries) return fail(e);
+        // Anything else that throws here is the loginData adapter.
+        const e = err instanceof LoginError ? err : new LoginError('BAD_RESPONSE', `loginData threw (${err})`, err);
+        const transient = /^(WX_LOGIN|NETWORK)$/.test(e.code) || (e.code === 'HTTP' && (e.cause as HTTPError).statusCode > 499);
+        if (!transient || attempt >= o.loginRetries) throw report(e);
         await new Promise((resolve) => setTimeout(resolve, o.retryDelay * 2 ** attempt));
       }
     }
@@ -106,17 +121,18 @@ export function createAuth(options: AuthOptions) {
   /** A fresh login now. Concurrent callers share one: one wx.login, one POST. */
   function login(): Promise<string> {
     if (!inflight) {
-      inflight = loginWithRetries();
-      const clear = () => (inflight = null);
-      inflight.then(clear, clear);
+      const p = (inflight = loginWithRetries());
+      // Only this login's own slot: logout() may have let a newer one start.
+      const clear = () => inflight === p && (inflight = null);
+      p.then(clear, clear);
     }
     return inflight;
   }
 
   /** The current unexpired token, else a login. */
   function ensureLogin(): Promise<string> {
-    const current = store.current;
-    return isFresh(current) ? Promise.resolve(current.token) : login();
+    const token = fresh();
+    return token ? Promise.resolve(token) : login();
   }
 
   /**
@@ -128,11 +144,17 @@ export function createAuth(options: AuthOptions) {
     const current = store.current;
     if (current && current.token !== sent) return ensureLogin();
     if (current) store.clear();
+    rejected = true;
+    return relogin();
+  }
+
+  /** A login after the server rejected our token: shared, and at most `reloginLimit` per `reloginWindow`. */
+  function relogin(): Promise<string> {
     if (inflight) return inflight;
     const now = Date.now();
     relogins = relogins.filter((t) => now - t < o.reloginWindow);
     if (relogins.length >= o.reloginLimit) {
-      return Promise.resolve(new LoginError('RELOGIN_LIMIT', `${o.reloginLimit} re-logins in ${o.reloginWindow} ms did not satisfy the server; check how it checks tokens`)).then(fail);
+      return Promise.reject(report(new LoginError('RELOGIN_LIMIT', `${o.reloginLimit} re-logins in ${o.reloginWindow} ms, still rejected: check how the server checks tokens`)));
     }
     relogins.push(now);
     return login();
@@ -142,10 +164,12 @@ export function createAuth(options: AuthOptions) {
     const url = resolveURL(o.baseURL, options.url);
     const method = options.method || 'GET';
     const withToken = (token?: string) => {
-      const header: WechatMiniprogram.IAnyObject = {};
-      const given: WechatMiniprogram.IAnyObject = options.header || {};
-      for (const k in given) if (k.toLowerCase() !== o.tokenHeader.toLowerCase()) header[k] = given[k];
-      if (token) header[o.tokenHeader] = o.tokenScheme ? o.tokenScheme + ' ' + token : token;
+      const header: WechatMiniprogram.IAnyObject = Object.assign({}, options.header);
+      if (token) {
+        // Ours replaces a caller's header of the same name, whatever its case.
+        for (const k in header) if (k.toLowerCase() === o.tokenHeader.toLowerCase()) delete header[k];
+        header[o.tokenHeader] = o.tokenScheme ? o.tokenScheme + ' ' + token : token;
+      }
       // No queue of our own: since base library 1.4.0 WeChat queues wx.request past its 10 concurrent.
       return wxRequest<T>(wx, Object.assign({}, options, { url, header }));
     };
@@ -154,8 +178,8 @@ export function createAuth(options: AuthOptions) {
       return res;
     };
 
-    if (options.auth === false || trusted.indexOf(originOf(url)) < 0) return check(await withToken());
-    let token = await ensureLogin();
+    if (options.auth === false || trusted.indexOf(originOf(url) as string) < 0) return check(await withToken());
+    let token = await (rejected ? relogin() : ensureLogin());
     let res = await withToken(token);
     if (!o.isUnauthorized(res)) return check(res);
     token = await recover(token);
@@ -166,8 +190,7 @@ export function createAuth(options: AuthOptions) {
   const auth = {
     /** The current unexpired token, or `null`. */
     get token(): string | null {
-      const current = store.current;
-      return isFresh(current) ? current.token : null;
+      return fresh();
     },
 
     /**
@@ -211,6 +234,9 @@ export function createAuth(options: AuthOptions) {
 
     /** Forgets the token: memory, globalData and storage. Does not call your server. */
     logout(): void {
+      epoch++;
+      inflight = null;
+      rejected = false;
       store.clear();
       events.emit('logout', undefined);
     },
@@ -233,8 +259,5 @@ function resolveOptions(options: AuthOptions): ResolvedOptions {
   }
   o.wx = options.wx || (typeof wx === 'object' ? wx : (undefined as unknown as WxLike));
   if (!o.wx) throw new WxLoginKitError('no wx: pass options.wx outside a mini program');
-  [o.baseURL].concat(o.trustedOrigins).forEach((url) => {
-    if (typeof url !== 'string' || !originOf(url)) throw new WxLoginKitError(`baseURL and trustedOrigins must be absolute URLs like https://api.example.com, not "${url}"`);
-  });
   return o;
 }

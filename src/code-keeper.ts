@@ -18,19 +18,21 @@ export function createCodeKeeper(wx: WxLike, interval: number) {
   let kept: { code: string; at: number } | null = null;
   let fetching: Promise<void> | null = null;
   let refs = 0;
+  // Set when a code went out with `refill: false`: no wx.login until start() is called again.
+  let paused = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
 
   const isFresh = () => !!kept && Date.now() - kept.at < interval;
 
-  /** Next refresh when the kept code turns stale (a full interval when there is none). */
+  /** Next refresh when the kept code turns stale; a full interval when there is none (or a refresh failed). */
   function schedule() {
     if (timer) clearTimeout(timer);
-    timer = refs ? setTimeout(refresh, kept ? Math.max(0, kept.at + interval - Date.now()) : interval) : undefined;
+    timer = refs ? setTimeout(refresh, isFresh() ? kept!.at + interval - Date.now() : interval) : undefined;
   }
 
   /** One `wx.login` for the keeper; concurrent callers share it. */
   function refresh(): Promise<void> {
-    if (!fetching) {
+    if (!fetching && !paused) {
       fetching = wxLogin(wx).then(
         (code) => {
           kept = { code, at: Date.now() };
@@ -44,7 +46,7 @@ export function createCodeKeeper(wx: WxLike, interval: number) {
         schedule();
       });
     }
-    return fetching;
+    return fetching || Promise.resolve();
   }
 
   function onAppShow() {
@@ -54,8 +56,9 @@ export function createCodeKeeper(wx: WxLike, interval: number) {
   function take(refill?: boolean): string | undefined {
     const code = isFresh() ? kept!.code : undefined;
     kept = null;
-    // A button on screen wants the next tap covered too.
-    if (code && refill && refs) refresh();
+    // A button on screen wants the next tap covered too, unless the code's user asked for quiet.
+    if (code && !refill) paused = true;
+    if (code && refs) refresh();
     return code;
   }
 
@@ -65,7 +68,7 @@ export function createCodeKeeper(wx: WxLike, interval: number) {
      * waits for a fetch under way or calls `wx.login`. Never hands out a code twice.
      * `refill` (default true): while refreshing, fetch the next code at once. Pass false when the
      * code goes out with encryptedData: a wx.login before the server has used it may refresh the
-     * login state and break decryption; call `start()` again when done.
+     * login state and break decryption, so refreshing pauses until `start()` is called again.
      * Rejects with `wx.login`'s fail result `{errMsg}`.
      */
     async getCode(options?: { refill?: boolean }): Promise<string> {
@@ -85,6 +88,7 @@ export function createCodeKeeper(wx: WxLike, interval: number) {
      * stop twice is harmless.
      */
     start(): () => void {
+      paused = false;
       if (!refs++) {
         if (wx.onAppShow) wx.onAppShow(onAppShow);
         if (isFresh()) schedule();

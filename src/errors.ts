@@ -21,9 +21,11 @@ export class WxLoginKitError extends Error {
  * - `NETWORK`: the login POST got no answer (`cause` is a {@link NetworkError}).
  * - `HTTP`: the server answered the login POST with a non-2xx (`cause` is an {@link HTTPError}).
  * - `BAD_RESPONSE`: the login answer had no usable token (nothing was stored).
+ * - `BAD_RESPONSE` is also the code when the `loginData` adapter throws (its error is `cause`).
  * - `RELOGIN_LIMIT`: more automatic re-logins after 401 than `reloginLimit` allows in `reloginWindow`.
+ * - `ABORTED`: `logout()` was called while the login ran; nothing was stored.
  */
-export type LoginErrorCode = 'WX_LOGIN' | 'NETWORK' | 'HTTP' | 'BAD_RESPONSE' | 'RELOGIN_LIMIT';
+export type LoginErrorCode = 'WX_LOGIN' | 'NETWORK' | 'HTTP' | 'BAD_RESPONSE' | 'RELOGIN_LIMIT' | 'ABORTED';
 
 /** A login did not produce a token. See {@link LoginErrorCode} for `code`. */
 export class LoginError extends WxLoginKitError {
@@ -59,7 +61,7 @@ export class NetworkError extends WxLoginKitError {
   readonly errno?: number;
 
   constructor(method: string, url: string, err: { errMsg: string; errno?: number }) {
-    super(`${method} ${path(url)} got no answer (${err.errMsg}); check the network and the domain allow-list`, err);
+    super(`${method} ${path(url)} got no answer (${err.errMsg}); check the network`, err);
     this.errMsg = err.errMsg || '';
     this.errno = err.errno;
   }

@@ -57,7 +57,10 @@ export interface AuthOptions {
   reloginLimit?: number;
   /** Window of `reloginLimit`, ms. @default 60000 */
   reloginWindow?: number;
-  /** A token this close to `expiresAt` (ms) counts as expired and is replaced before use. @default 60000 */
+  /**
+   * The kit stops using a token this many ms before the server's expiry (`expiresIn`), or halfway
+   * through its life if that is shorter, and logs in before the next request. @default 60000
+   */
   expiryMargin?: number;
   /** A fresh `wx.login` code is kept at most this long, ms (WeChat's code lives 5 min). @default 240000 */
   codeRefreshInterval?: number;

@@ -1,11 +1,12 @@
 import { NetworkError } from './errors';
 import type { WxLike, WxResponse } from './options';
 
-/** `wx.login` as a promise: resolves the `code`, rejects with the fail result `{errMsg}`. */
+/**
+ * `wx.login` as a promise: resolves the `code`, rejects with the fail result `{errMsg}`. With a
+ * timeout (10 s), so a login never hangs on a wx.login that does not call back.
+ */
 export function wxLogin(wx: WxLike): Promise<string> {
-  return new Promise((resolve, reject) =>
-    wx.login({ success: (res) => (res.code ? resolve(res.code) : reject({ errMsg: 'login:ok without a code' })), fail: reject }),
-  );
+  return new Promise((resolve, reject) => wx.login({ timeout: 1e4, success: (res) => resolve(res.code), fail: reject }));
 }
 
 /**

@@ -1,6 +1,9 @@
 import type { WxLike } from './options';
 
-/** What is kept under `storageKey`. `expiresAt` is ms since epoch, `null` when the server gave no `expiresIn`. */
+/**
+ * What is kept under `storageKey`. `expiresAt`: when the kit stops using the token (ms since epoch;
+ * the server's expiry less `expiryMargin`), `null` when the server gave no `expiresIn`.
+ */
 export interface StoredToken {
   token: string;
   expiresAt: number | null;
@@ -8,11 +11,19 @@ export interface StoredToken {
 
 /**
  * The one place the token lives: memory, mirrored to `app.globalData[globalDataKey]` and to storage.
+ * It starts with what storage holds; malformed or unreadable data is ignored.
  * Storage is best effort: `setStorageSync` throws when the 10 MB quota is full, and then the kit
  * keeps working from memory and reports the failure through `onError`.
  */
 export function createTokenStore(wx: WxLike, storageKey: string, globalDataKey: string, onError: (err: unknown) => void) {
   let current: StoredToken | null = null;
+  try {
+    const v: StoredToken | null = wx.getStorageSync(storageKey);
+    // `'' > 0`, `'soon' > 0` and `NaN > 0` are all false: only a number or null passes.
+    if (v && typeof v.token === 'string' && v.token && (v.expiresAt === null || v.expiresAt > 0)) current = { token: v.token, expiresAt: v.expiresAt };
+  } catch (err) {
+    // unreadable: as if nothing was stored
+  }
   let app: { globalData?: WechatMiniprogram.IAnyObject } | undefined;
 
   /** Sets the token in memory and globalData, then runs `write` on storage. */
@@ -22,6 +33,12 @@ export function createTokenStore(wx: WxLike, storageKey: string, globalDataKey: 
     try {
       write();
     } catch (err) {
+      // Best effort: an older token left in storage would come back at the next launch.
+      try {
+        wx.removeStorageSync(storageKey);
+      } catch (ignored) {
+        // nothing more to do
+      }
       onError(err);
     }
   }
@@ -35,18 +52,6 @@ export function createTokenStore(wx: WxLike, storageKey: string, globalDataKey: 
     attach(target: { globalData?: WechatMiniprogram.IAnyObject }) {
       app = target;
       set(current, () => {});
-    },
-
-    /** Loads a stored token into memory; malformed or unreadable data is ignored. */
-    restore() {
-      let v: StoredToken | null = null;
-      try {
-        v = wx.getStorageSync(storageKey);
-      } catch (err) {
-        // unreadable: as if nothing was stored
-      }
-      // `'' > 0`, `'soon' > 0` and `NaN > 0` are all false: only a number or null passes.
-      current = v && typeof v.token === 'string' && v.token && (v.expiresAt === null || v.expiresAt > 0) ? { token: v.token, expiresAt: v.expiresAt } : null;
     },
 
     save(next: StoredToken) {

@@ -5,21 +5,23 @@
 
 const ABSOLUTE = /^([a-z][a-z\d+.-]*):\/\/([^/?#]*)/i;
 const HOST_PORT = /^(\[[\da-f:.]+\]|[^:[\]]+)(?::(\d*))?$/i;
-const DEFAULT_PORT: Record<string, string> = { http: '80', https: '443' };
+// No prototype: a scheme such as "constructor" must not find anything here.
+const DEFAULT_PORT: Record<string, number> = { __proto__: null, http: 80, https: 443 } as never;
 
 /**
- * The origin `scheme://host[:port]` of an absolute URL, lower-cased, default port dropped;
- * `null` when it is not absolute or its authority is suspicious. `https://a.com@evil.com` has host
+ * The origin `scheme://host[:port]` of an absolute http(s) URL, lower-cased, default port dropped;
+ * `null` when it is not absolute http(s) or its authority is suspicious. `https://a.com@evil.com` has host
  * `evil.com`; a backslash, whitespace or control character makes it `null`, because parsers
  * disagree about those and a token must never go where we are unsure.
  */
 export function originOf(url: string): string | null {
   const m = ABSOLUTE.exec(url);
-  if (!m || /[\\\s\u0000-\u001f\u007f]/.test(m[2])) return null;
-  const scheme = m[1].toLowerCase();
+  const scheme = m && m[1].toLowerCase();
+  // Only http and https have a default port here: anything else is no origin of ours.
+  if (!m || !DEFAULT_PORT[scheme!] || /[\\\s\u0000-\u001f\u007f]/.test(m[2])) return null;
   const hp = HOST_PORT.exec(m[2].slice(m[2].lastIndexOf('@') + 1));
   if (!hp) return null;
-  const port = hp[2] && hp[2] !== DEFAULT_PORT[scheme] ? ':' + Number(hp[2]) : '';
+  const port = hp[2] && +hp[2] !== DEFAULT_PORT[scheme!] ? ':' + +hp[2] : '';
   return `${scheme}://${hp[1].toLowerCase()}${port}`;
 }
 

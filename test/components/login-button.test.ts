@@ -76,6 +76,20 @@ describe('keeping a fresh code', () => {
     host.detach();
   });
 
+  it('hide then detach stops once and cleanly; a later attach starts keeping again', async () => {
+    const first = mount();
+    await jest.advanceTimersByTimeAsync(10);
+    first.host.triggerPageLifeTime('hide');
+    first.host.detach();
+    await jest.advanceTimersByTimeAsync(30 * MIN);
+    expect(server.fake.state.loginCalls).toBe(1);
+    expect(server.fake.showListenerCount()).toBe(0);
+    const second = mount();
+    await jest.advanceTimersByTimeAsync(10);
+    expect(server.fake.state.loginCalls).toBe(2);
+    second.host.detach();
+  });
+
   it('two buttons on screen share one refresh timer', async () => {
     const a = mount();
     const b = mount();
@@ -110,6 +124,16 @@ describe('the tap', () => {
     tap('getphonenumber', { errMsg });
     await jest.advanceTimersByTimeAsync(100);
     expect(seen).toEqual([['fail', { reason: 'denied', errMsg }]]);
+    expect(phonePosts()).toHaveLength(0);
+    host.detach();
+  });
+
+  it('a deny nested in detail.detail is a deny too', async () => {
+    const { host, tap } = mount();
+    await jest.advanceTimersByTimeAsync(10);
+    tap('getphonenumber', { detail: { errMsg: 'getPhoneNumber:fail user deny' } });
+    await jest.advanceTimersByTimeAsync(100);
+    expect(seen).toEqual([['fail', { reason: 'denied', errMsg: 'getPhoneNumber:fail user deny' }]]);
     expect(phonePosts()).toHaveLength(0);
     host.detach();
   });

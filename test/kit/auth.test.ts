@@ -28,7 +28,7 @@ describe('launch', () => {
     expect(logins()).toBe(1);
     expect(fake.state.requests[0].data).toEqual({ code: 'code-1' });
     expect(app.globalData.token).toBe('tok-1');
-    expect(fake.wx.getStorageSync('wx-login-kit:token')).toEqual({ token: 'tok-1', expiresAt: savedAt + 3600_000 });
+    expect(fake.wx.getStorageSync('wx-login-kit:token')).toEqual({ token: 'tok-1', expiresAt: savedAt + 3600_000 - 60_000 }); // the server's expiry less expiryMargin
     expect(savedAt).toBeGreaterThan(start);
     expect(auth.token).toBe('tok-1');
   });
@@ -46,7 +46,7 @@ describe('launch', () => {
 
   it('replaces an expired stored token with a login', async () => {
     const { fake } = setup();
-    fake.wx.setStorageSync('wx-login-kit:token', { token: 'old', expiresAt: Date.now() + 30_000 });
+    fake.wx.setStorageSync('wx-login-kit:token', { token: 'old', expiresAt: Date.now() - 1 });
     const auth = createAuth({ baseURL: BASE, wx: fake.wx });
     await expect(settle(auth.launch({}))).resolves.toBe('tok-1');
     expect(fake.state.loginCalls).toBe(1);
@@ -215,9 +215,17 @@ describe('request', () => {
     expect(fake.state.requests.at(-1)).toMatchObject({ url: 'https://api.example.com/evil.com/x', header: { Authorization: 'Bearer tok-1' } });
   });
 
+  it("keeps the caller's own Authorization header on requests that carry no kit token", async () => {
+    const { auth, fake, server } = setup();
+    server.handler = () => ({ statusCode: 200, data: {} });
+    await settle(auth.request({ url: 'https://maps.other.com/x', header: { Authorization: 'Key abc' } }));
+    await settle(auth.request({ url: '/public', auth: false, header: { authorization: 'Basic xyz' } }));
+    expect(fake.state.requests.map((r) => r.header)).toEqual([{ Authorization: 'Key abc' }, { authorization: 'Basic xyz' }]);
+  });
+
   it('sends the token to baseURL origin spelled differently and to trustedOrigins, not with auth: false', async () => {
     const { auth, fake } = setup({ trustedOrigins: ['https://cdn.example.com:8443'] });
-    await settle(auth.request({ url: 'HTTPS://API.example.com:443/api/a' }));
+    await settle(auth.request({ url: 'HTTPS://API.example.com:0443/api/a' }));
     await settle(auth.request({ url: 'https://cdn.example.com:8443/api/b' }));
     // With auth: false the kit sends no token and leaves the server's 401 alone: no re-login, no retry.
     await expect(settle(auth.request({ url: '/api/c', auth: false }))).rejects.toMatchObject({ name: 'HTTPError', statusCode: 401 });
@@ -331,6 +339,10 @@ describe('401 semantics', () => {
     expect(limited).toBeInstanceOf(LoginError);
     expect(limited.code).toBe('RELOGIN_LIMIT');
     expect(errors.at(-1)).toBe(limited);
+    // The token is gone, but later requests do not get around the budget with a plain login.
+    for (let i = 0; i < 5; i++) {
+      await expect(settle(auth.request({ url: '/api/me' }))).rejects.toMatchObject({ code: 'RELOGIN_LIMIT' });
+    }
     expect(logins()).toBe(4);
     jest.advanceTimersByTime(60_000);
     server.rejectAll = false;
@@ -349,6 +361,17 @@ describe('401 semantics', () => {
     server.live.delete('tok-1');
     const res = await settle(auth.request<{ token: string }>({ url: '/api/me' }));
     expect(res.data.token).toBe('tok-2');
+    expect(logins()).toBe(2);
+  });
+
+  it('a token living no longer than expiryMargin is still used, until half its life', async () => {
+    const { auth, server, logins } = setup();
+    server.expiresIn = 60;
+    await settle(auth.login());
+    for (let i = 0; i < 3; i++) await settle(auth.request({ url: '/api/me' }));
+    expect(logins()).toBe(1);
+    jest.advanceTimersByTime(30_000);
+    await settle(auth.request({ url: '/api/me' }));
     expect(logins()).toBe(2);
   });
 
@@ -373,7 +396,7 @@ describe('storage, logout, events', () => {
     expect(app.globalData.token).toBe('tok-1');
     expect(fake.storage.entries.size).toBe(0);
     expect(errors).toHaveLength(1);
-    expect(errors[0].message).toBe('[wx-login-kit] wx.setStorageSync failed; the token is kept in memory only');
+    expect(errors[0].message).toBe('[wx-login-kit] storage failed; the token is kept in memory only');
     expect(errors[0].message).not.toContain('tok-1');
     const res = await settle(auth.request<{ token: string }>({ url: '/api/me' }));
     expect(res.data.token).toBe('tok-1');
@@ -393,12 +416,50 @@ describe('storage, logout, events', () => {
     expect(seen).toEqual(['login tok-1', 'logout']);
   });
 
+  it('logout during a login wins: the login rejects ABORTED and stores nothing; the next request logs in', async () => {
+    const { auth, fake, app, logins } = setup();
+    const seen: string[] = [];
+    auth.on('login', (t) => seen.push(`login ${t}`));
+    auth.on('logout', () => seen.push('logout'));
+    const launched = auth.launch(app);
+    await jest.advanceTimersByTimeAsync(5); // wx.login under way
+    auth.logout();
+    await expect(settle(launched)).rejects.toMatchObject({ name: 'LoginError', code: 'ABORTED' });
+    expect([auth.token, app.globalData.token, fake.wx.getStorageSync('wx-login-kit:token')]).toEqual([null, null, '']);
+    expect(seen).toEqual(['logout']);
+    const res = await settle(auth.request<{ token: string }>({ url: '/api/me' }));
+    expect(res.data.token).toBe('tok-2');
+    expect(logins()).toBe(2);
+  });
+
+  it('a throwing loginData adapter rejects LoginError BAD_RESPONSE with the cause, not retried', async () => {
+    const boom = new TypeError('boom');
+    const { auth, fake } = setup({
+      loginData: () => {
+        throw boom;
+      },
+    });
+    const err = await settle(auth.login()).catch((e) => e);
+    expect(err).toMatchObject({ name: 'LoginError', code: 'BAD_RESPONSE', cause: boom });
+    expect(fake.state.loginCalls).toBe(1);
+  });
+
+  it('removes an older stored token when the new one cannot be stored', async () => {
+    const { auth, fake } = setup();
+    await settle(auth.login());
+    fake.storage.throws = true;
+    await settle(auth.login());
+    expect(auth.token).toBe('tok-2');
+    expect(fake.wx.getStorageSync('wx-login-kit:token')).toBe(''); // tok-1 would come back at the next launch
+  });
+
   it('rejects a bad baseURL or trustedOrigins entry with a clear error', () => {
     const { fake } = setup();
     expect(() => createAuth({ baseURL: 'api.example.com', wx: fake.wx })).toThrow(
-      '[wx-login-kit] baseURL and trustedOrigins must be absolute URLs like https://api.example.com, not "api.example.com"',
+      '[wx-login-kit] baseURL and trustedOrigins must be like https://api.example.com, not "api.example.com"',
     );
     expect(() => createAuth({ baseURL: BASE, trustedOrigins: ['cdn'], wx: fake.wx })).toThrow(/not "cdn"$/);
+    expect(() => createAuth({ baseURL: 'ftp://files.example.com', wx: fake.wx })).toThrow(/not "ftp:\/\/files.example.com"$/);
     expect(() => createAuth({ baseURL: BASE })).toThrow('[wx-login-kit] no wx: pass options.wx outside a mini program');
   });
 });

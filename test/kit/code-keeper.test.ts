@@ -46,7 +46,9 @@ describe('getCode', () => {
     const stop = auth.startCodeRefresh();
     await jest.advanceTimersByTimeAsync(10);
     expect(await auth.getCode({ refill: false })).toBe('code-1');
-    await jest.advanceTimersByTimeAsync(MIN);
+    await jest.advanceTimersByTimeAsync(4 * MIN + 1000); // past code-1's refresh time
+    fake.show(); // and an app show
+    await jest.advanceTimersByTimeAsync(10);
     expect(fake.state.loginCalls).toBe(1);
     const stopAgain = auth.startCodeRefresh(); // the taker is done: cover the next tap
     expect(fake.state.loginCalls).toBe(2);
@@ -127,6 +129,16 @@ describe('startCodeRefresh', () => {
     expect(fake.state.loginCalls).toBe(2);
     await jest.advanceTimersByTimeAsync(10);
     await expect(auth.getCode()).resolves.toBe('code-2');
+    stop();
+  });
+
+  it('while wx.login keeps failing it retries once per interval, not in a loop', async () => {
+    const { auth, fake } = setup();
+    const stop = auth.startCodeRefresh();
+    await jest.advanceTimersByTimeAsync(10);
+    fake.state.loginFailures = 1000; // offline from now on
+    await jest.advanceTimersByTimeAsync(20 * MIN + 1000);
+    expect(fake.state.loginCalls).toBe(6); // t = 0, then 4, 8, 12, 16, 20 min
     stop();
   });
 

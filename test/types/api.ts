@@ -52,7 +52,7 @@ export async function usage(wxObject: WechatMiniprogram.Wx): Promise<void> {
   } catch (err) {
     if (err instanceof HTTPError) void (err.statusCode + 1);
     if (err instanceof LoginError) {
-      const code: 'WX_LOGIN' | 'NETWORK' | 'HTTP' | 'BAD_RESPONSE' | 'RELOGIN_LIMIT' = err.code;
+      const code: 'WX_LOGIN' | 'NETWORK' | 'HTTP' | 'BAD_RESPONSE' | 'RELOGIN_LIMIT' | 'ABORTED' = err.code;
       void code;
     }
   }

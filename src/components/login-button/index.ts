@@ -28,7 +28,7 @@ Component({
     openType: { type: String, value: 'getPhoneNumber' },
     /** Server endpoint; empty means the auth options' `phonePath` or `profilePath`. */
     path: { type: String, value: '' },
-    type: { type: String, value: 'primary' },
+    type: { type: String, value: 'default' },
     size: { type: String, value: 'default' },
     plain: { type: Boolean, value: false },
     disabled: { type: Boolean, value: false },
@@ -66,7 +66,8 @@ Component({
     },
 
     async onAuthorize(e: WechatMiniprogram.CustomEvent<Detail>) {
-      if (this.data.loading) return; // a request is running: ignore double taps
+      // A request is running: ignore taps (the button is also disabled, so WeChat shows no dialog).
+      if (this.data.loading) return;
       // Skyline on devices may nest the payload one level deeper.
       const outer: Detail = e.detail ?? {};
       const d: Detail = authorized(outer) || !outer.detail ? outer : outer.detail;
