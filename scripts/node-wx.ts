@@ -8,7 +8,7 @@ import { createWxStorage } from './wx-storage';
 
 export type WxTrace =
   | { kind: 'wx.login'; code?: string; errMsg: string }
-  | { kind: 'wx.request'; method: string; url: string; statusCode?: number; errMsg?: string; authorized: boolean };
+  | { kind: 'wx.request'; method: string; url: string; statusCode?: number; errMsg?: string; authorized: boolean; data?: unknown };
 
 export interface NodeWxOptions {
   /** Base URL of the WeChat API emulator. */
@@ -71,7 +71,7 @@ export function createNodeWx(opts: NodeWxOptions) {
       const header = { ...(o.header ?? {}) } as Record<string, string>;
       const authorized = Object.keys(header).some((k) => k.toLowerCase() === 'authorization');
       const fail = (errMsg: string, errno: number) => {
-        trace({ kind: 'wx.request', method, url: o.url, errMsg, authorized });
+        trace({ kind: 'wx.request', method, url: o.url, errMsg, authorized, data: o.data });
         o.fail?.({ errMsg, errno } as WechatMiniprogram.RequestFailCallbackErr);
       };
       // Past 10 in flight WeChat queues the rest (base library 1.4.0+).
@@ -91,7 +91,7 @@ export function createNodeWx(opts: NodeWxOptions) {
           (res) => {
             active--;
             queued.shift()?.();
-            trace({ kind: 'wx.request', method, url: o.url, statusCode: res.statusCode, authorized });
+            trace({ kind: 'wx.request', method, url: o.url, statusCode: res.statusCode, authorized, data: o.data });
             o.success?.({ ...res, errMsg: 'request:ok' } as unknown as WechatMiniprogram.RequestSuccessCallbackResult);
           },
           (err: Error) => {

@@ -154,7 +154,7 @@ export function createAuth(options: AuthOptions) {
     const now = Date.now();
     relogins = relogins.filter((t) => now - t < o.reloginWindow);
     if (relogins.length >= o.reloginLimit) {
-      return Promise.reject(report(new LoginError('RELOGIN_LIMIT', `${o.reloginLimit} re-logins in ${o.reloginWindow} ms, still rejected: check how the server checks tokens`)));
+      return Promise.reject(report(new LoginError('RELOGIN_LIMIT', `${o.reloginLimit} re-logins in ${o.reloginWindow} ms, still rejected; check the server`)));
     }
     relogins.push(now);
     return login();

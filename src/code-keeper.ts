@@ -67,8 +67,9 @@ export function createCodeKeeper(wx: WxLike, interval: number) {
      * A login code that is unused and younger than `interval`; marks it used. Without one,
      * waits for a fetch under way or calls `wx.login`. Never hands out a code twice.
      * `refill` (default true): while refreshing, fetch the next code at once. Pass false when the
-     * code goes out with encryptedData: a wx.login before the server has used it may refresh the
-     * login state and break decryption, so refreshing pauses until `start()` is called again.
+     * code goes out with encryptedData: it must come from before the tap, so there is no
+     * `wx.login` fallback (rejects `{errMsg}` instead), and since a wx.login before the server has
+     * used it may refresh the login state, refreshing pauses until `start()` is called again.
      * Rejects with `wx.login`'s fail result `{errMsg}`.
      */
     async getCode(options?: { refill?: boolean }): Promise<string> {
@@ -78,7 +79,8 @@ export function createCodeKeeper(wx: WxLike, interval: number) {
         await fetching;
         code = take(refill);
       }
-      return code || wxLogin(wx);
+      // A code for encryptedData must predate the tap: never a wx.login now (refill: false).
+      return code || (refill ? wxLogin(wx) : Promise.reject({ errMsg: 'no code kept before the tap' }));
     },
 
     /**

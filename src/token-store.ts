@@ -33,12 +33,7 @@ export function createTokenStore(wx: WxLike, storageKey: string, globalDataKey: 
     try {
       write();
     } catch (err) {
-      // Best effort: an older token left in storage would come back at the next launch.
-      try {
-        wx.removeStorageSync(storageKey);
-      } catch (ignored) {
-        // nothing more to do
-      }
+      // An older token may stay in storage; at the next launch it gets a 401 and one re-login.
       onError(err);
     }
   }

@@ -5,8 +5,9 @@
 
 const ABSOLUTE = /^([a-z][a-z\d+.-]*):\/\/([^/?#]*)/i;
 const HOST_PORT = /^(\[[\da-f:.]+\]|[^:[\]]+)(?::(\d*))?$/i;
-// No prototype: a scheme such as "constructor" must not find anything here.
-const DEFAULT_PORT: Record<string, number> = { __proto__: null, http: 80, https: 443 } as never;
+// A scheme such as "constructor" finds a truthy inherited value here; harmless, since a token
+// goes only where the whole origin string equals a configured http(s) origin.
+const DEFAULT_PORT: Record<string, number> = { http: 80, https: 443 };
 
 /**
  * The origin `scheme://host[:port]` of an absolute http(s) URL, lower-cased, default port dropped;

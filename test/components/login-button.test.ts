@@ -142,12 +142,9 @@ describe('the tap', () => {
     const { host, tap } = mount();
     await jest.advanceTimersByTimeAsync(10);
     const loginsBeforeTap = server.fake.state.loginCalls;
-    server.delays['/auth/phone'] = 1000;
     tap('getphonenumber', { errMsg: 'getPhoneNumber:ok', code: 'phone-code-1' });
-    await jest.advanceTimersByTimeAsync(500);
-    expect(server.fake.state.loginCalls).toBe(1); // no wx.login while the server uses the code
-    await jest.advanceTimersByTimeAsync(600);
-    expect(server.fake.state.loginCalls).toBe(2); // then the next tap is covered
+    await jest.advanceTimersByTimeAsync(100);
+    expect(server.fake.state.loginCalls).toBe(2); // the next tap is covered at once
     expect(phonePosts()).toHaveLength(1);
     expect(phonePosts()[0]).toMatchObject({ url: 'https://api.example.com/auth/phone', method: 'POST' });
     expect(phonePosts()[0].data).toEqual({ code: 'code-1', phoneCode: 'phone-code-1' });
@@ -210,16 +207,20 @@ describe('the tap', () => {
     await jest.advanceTimersByTimeAsync(100);
     expect(seen).toHaveLength(1);
     expect(seen[0][1]).toMatchObject({ reason: 'network', error: { name: 'LoginError', code: 'WX_LOGIN' } });
-    expect((seen[0][1].error as Error).message).toBe('[wx-login-kit] wx.login failed (login:fail timeout); nothing was sent, ask the user to tap again');
+    expect((seen[0][1].error as Error).message).toBe('[wx-login-kit] no login code (login:fail timeout); nothing was sent, ask the user to tap again');
     expect(phonePosts()).toHaveLength(0);
     host.detach();
   });
 
-  it('a legacy encryptedData tap succeeds because its code predates the tap', async () => {
+  it('a legacy encryptedData tap succeeds because its code predates the tap; no wx.login until the server used it', async () => {
     const { host, tap } = mount({ openType: 'getUserInfo' });
     await jest.advanceTimersByTimeAsync(10);
+    server.delays['/auth/profile'] = 1000;
     tap('getuserinfo', server.fake.legacyDetail()); // encrypted with the latest session_key: code-1's
-    await jest.advanceTimersByTimeAsync(100);
+    await jest.advanceTimersByTimeAsync(500);
+    expect(server.fake.state.loginCalls).toBe(1); // nothing may refresh the login state now
+    await jest.advanceTimersByTimeAsync(600);
+    expect(server.fake.state.loginCalls).toBe(2); // then the next tap is covered
     expect(server.fake.state.requests.at(-1)).toMatchObject({
       url: 'https://api.example.com/auth/profile',
       data: { code: 'code-1', encryptedData: 'enc:sk-1', iv: 'iv-1' },
@@ -228,12 +229,29 @@ describe('the tap', () => {
     host.detach();
   });
 
-  it('control: with no code kept before the tap, the wx.login after it rotates session_key and decryption fails', async () => {
+  it('with no code kept from before a legacy tap it sends nothing (a wx.login now would break decryption)', async () => {
     const { host, tap } = mount({ openType: 'getUserInfo' });
     await jest.advanceTimersByTimeAsync(10);
-    host.triggerPageLifeTime('hide'); // no keeper now
-    jest.setSystemTime(Date.now() + 5 * MIN); // the kept code is stale
-    tap('getuserinfo', server.fake.legacyDetail()); // still sk-1
+    jest.setSystemTime(Date.now() + 5 * MIN); // back from the background: the kept code is stale
+    tap('getuserinfo', server.fake.legacyDetail());
+    await jest.advanceTimersByTimeAsync(100);
+    expect(server.fake.state.requests.filter((r) => r.url.endsWith('/auth/profile'))).toHaveLength(0);
+    expect(seen[0][1]).toMatchObject({ reason: 'network', error: { name: 'LoginError', code: 'WX_LOGIN' } });
+    expect((seen[0][1].error as Error).message).toMatch(/no login code \(no code kept before the tap\)/);
+    // The button kept a fresh code meanwhile: the next tap (new data, new session_key) works.
+    tap('getuserinfo', server.fake.legacyDetail());
+    await jest.advanceTimersByTimeAsync(100);
+    expect(seen[1][0]).toBe('success');
+    host.detach();
+  });
+
+  it('control: a code from a wx.login after the tap cannot decrypt data encrypted before it', async () => {
+    const { host, tap } = mount({ openType: 'getUserInfo' });
+    await jest.advanceTimersByTimeAsync(10);
+    const detail = server.fake.legacyDetail(); // encrypted with code-1's session_key
+    await auth.getCode(); // someone takes code-1...
+    await jest.advanceTimersByTimeAsync(10); // ...and the refill (code-2) is the latest now
+    tap('getuserinfo', detail);
     await jest.advanceTimersByTimeAsync(100);
     expect(server.fake.state.requests.at(-1)!.data).toMatchObject({ code: 'code-2', encryptedData: 'enc:sk-1' });
     expect(seen[0][1]).toMatchObject({ reason: 'server', error: { statusCode: 400, data: { error: 'decrypt_failed' } } });

@@ -444,15 +444,6 @@ describe('storage, logout, events', () => {
     expect(fake.state.loginCalls).toBe(1);
   });
 
-  it('removes an older stored token when the new one cannot be stored', async () => {
-    const { auth, fake } = setup();
-    await settle(auth.login());
-    fake.storage.throws = true;
-    await settle(auth.login());
-    expect(auth.token).toBe('tok-2');
-    expect(fake.wx.getStorageSync('wx-login-kit:token')).toBe(''); // tok-1 would come back at the next launch
-  });
-
   it('rejects a bad baseURL or trustedOrigins entry with a clear error', () => {
     const { fake } = setup();
     expect(() => createAuth({ baseURL: 'api.example.com', wx: fake.wx })).toThrow(

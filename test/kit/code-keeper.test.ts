@@ -56,6 +56,12 @@ describe('getCode', () => {
     stopAgain();
   });
 
+  it('with {refill: false} and no kept code it rejects instead of calling wx.login after the tap', async () => {
+    const { auth, fake } = setup();
+    await expect(auth.getCode({ refill: false })).rejects.toEqual({ errMsg: 'no code kept before the tap' });
+    expect(fake.state.loginCalls).toBe(0);
+  });
+
   it('waits for a wx.login already under way instead of starting another', async () => {
     const { auth, fake } = setup();
     const stop = auth.startCodeRefresh(); // prefetch under way

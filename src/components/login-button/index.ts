@@ -80,9 +80,10 @@ Component({
       const profile = this.data.openType === 'getUserInfo';
       this.setData({ loading: true });
       try {
-        // The kept code was fetched BEFORE this tap, so encryptedData matches its session_key.
-        // No refill until the server has used it: a wx.login now may refresh the login state.
-        const code = await auth.getCode({ refill: false });
+        // encryptedData alone (legacy): the code must be one kept from BEFORE the tap, since a
+        // wx.login now may refresh the login state and break decryption; and no refill until the
+        // server has used it. With a phone code the login code only names the user: any will do.
+        const code = await auth.getCode({ refill: !!d.code });
         const data: Record<string, string> = { code };
         if (!profile && d.code) data.phoneCode = d.code;
         if (d.encryptedData) data.encryptedData = d.encryptedData;
@@ -97,7 +98,7 @@ Component({
         const error =
           err instanceof WxLoginKitError
             ? err
-            : new LoginError('WX_LOGIN', `wx.login failed (${(err as { errMsg?: string }).errMsg ?? 'unknown'}); nothing was sent, ask the user to tap again`, err);
+            : new LoginError('WX_LOGIN', `no login code (${(err as { errMsg?: string }).errMsg}); nothing was sent, ask the user to tap again`, err);
         this.triggerEvent('fail', { reason: error instanceof HTTPError ? 'server' : 'network', error });
       } finally {
         this.setData({ loading: false });
