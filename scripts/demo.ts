@@ -4,7 +4,8 @@
  * Starts the WeChat API emulator and the reference server, runs the demo mini program headlessly
  * (App() from miniprogram/app.ts, the index page in miniprogram-simulate) on a Node `wx` whose
  * wx.login asks the emulator for a code and whose wx.request does real HTTP, and checks every step.
- * Exit 0 only when every step behaved; otherwise 1, naming the step.
+ * Exit 0 only when every step behaved; otherwise 1, naming the step. To see that happen:
+ * DEMO_TOKEN_TTL_S=0 npm start (the server then rejects every token it issues).
  */
 import 'global-jsdom/register';
 import path from 'node:path';

@@ -13,7 +13,8 @@ import { buildDemo } from './build-demo';
 import { createNodeWx, type WxTrace } from './node-wx';
 
 const APPID = 'wxdemo0000000000';
-const TOKEN_TTL_S = 7200;
+/** How long the server's tokens live, s. DEMO_TOKEN_TTL_S=0 makes it reject every token: a way to see a step fail. */
+const TOKEN_TTL_S = Number(process.env.DEMO_TOKEN_TTL_S ?? 7200);
 const STORAGE_KEY = 'wx-login-kit:token';
 
 interface PageComponent {

@@ -8,12 +8,26 @@ import { promisify } from 'node:util';
 
 const ROOT = path.resolve(__dirname, '../..');
 
-it('npm start runs the whole login journey, the button journey included, and exits 0 with the expected counts', async () => {
-  const tsx = (require as unknown as NodeJS.Require).resolve('tsx/cli');
-  const { stdout } = await promisify(execFile)(process.execPath, [tsx, '--tsconfig', 'tsconfig.run.json', 'scripts/demo.ts'], {
+const runDemo = (env: Record<string, string> = {}) =>
+  promisify(execFile)(process.execPath, [(require as unknown as NodeJS.Require).resolve('tsx/cli'), '--tsconfig', 'tsconfig.run.json', 'scripts/demo.ts'], {
     cwd: ROOT,
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...env },
   });
+
+it('exits 1 naming the step when something misbehaves: a server that rejects every token fails step 2', async () => {
+  const err = (await runDemo({ DEMO_TOKEN_TTL_S: '0' }).then(
+    () => null,
+    (e: unknown) => e,
+  )) as { code: number; stdout: string; stderr: string } | null;
+  expect(err).not.toBeNull();
+  expect(err!.code).toBe(1);
+  expect(err!.stderr).toContain('✖ step failed: 2. page: the "GET /api/me" button');
+  expect(err!.stderr).toMatch(/expected page shows "logged in", got error \[wx-login-kit\] GET .*\/api\/me answered HTTP 401, still unauthorized after a new login/);
+  expect(err!.stdout).not.toContain('steps behaved');
+}, 60_000);
+
+it('npm start runs the whole login journey, the button journey included, and exits 0 with the expected counts', async () => {
+  const { stdout } = await runDemo();
   const lines = stdout.split('\n');
   const steps = lines.filter((l) => /^\d\. /.test(l));
   expect(steps.map((l) => l.replace(/ .*/, ''))).toEqual(['1.', '2.', '3.', '4.', '5.', '6.', '7.', '8.', '9.']);
