@@ -7,25 +7,14 @@
  * the mini program runtime does.
  */
 import { execFileSync } from 'node:child_process';
-import { build } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
+import { compilePerFile, listFiles } from './build';
 
 const ROOT = path.resolve(__dirname, '..');
 
-function files(dir: string, keep: (f: string) => boolean): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) return e.name === 'miniprogram_npm' || e.name === 'node_modules' ? [] : files(p, keep);
-    return keep(p) ? [p] : [];
-  });
-}
-
-const isTs = (f: string) => f.endsWith('.ts') && !f.endsWith('.d.ts');
-const isAsset = (f: string) => /\.(json|wxml|wxss)$/.test(f);
-
 /** `npm pack` into `dir`; returns the tarball's path. Runs `prepack`, i.e. `npm run build`. */
-export function packKit(dir: string): string {
+function packKit(dir: string): string {
   fs.mkdirSync(dir, { recursive: true });
   const out = execFileSync('npm', ['pack', '--silent', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   return path.join(dir, out.trim().split('\n').pop()!);
@@ -36,8 +25,9 @@ export async function buildDemo(outDir = path.join(ROOT, '.tmp/demo')): Promise<
   const appDir = path.join(outDir, 'miniprogram');
   fs.rmSync(outDir, { recursive: true, force: true });
   const source = path.join(ROOT, 'miniprogram');
-  await build({ bundle: false, format: 'cjs', target: 'es2015', platform: 'neutral', logLevel: 'warning', entryPoints: files(source, isTs), outdir: appDir, outbase: source });
-  for (const f of files(source, isAsset)) fs.cpSync(f, path.join(appDir, path.relative(source, f)));
+  const sources = listFiles(source, ['miniprogram_npm', 'node_modules']);
+  await compilePerFile(sources, source, appDir);
+  for (const f of sources.filter((f) => /\.(json|wxml|wxss)$/.test(f))) fs.cpSync(f, path.join(appDir, path.relative(source, f)));
 
   const unpacked = path.join(outDir, 'pack');
   fs.mkdirSync(unpacked, { recursive: true });

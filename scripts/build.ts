@@ -6,7 +6,7 @@
  * - .d.ts from `tsc --emitDeclarationOnly`, and the component's .json/.wxml/.wxss in both.
  */
 import { execFileSync } from 'node:child_process';
-import { build, type BuildOptions } from 'esbuild';
+import { build } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -16,23 +16,30 @@ export const TARGET = 'es2017';
 const SRC = path.join(ROOT, 'src');
 const OUT = { cjs: path.join(ROOT, 'miniprogram_dist'), esm: path.join(ROOT, 'dist/esm') };
 
-function files(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+/** Every file below `dir`, skipping folders whose name is in `skip`. */
+export function listFiles(dir: string, skip: string[] = []): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) return skip.includes(e.name) ? [] : listFiles(p, skip);
+    return [p];
+  });
+}
+
+/**
+ * Compiles the `.ts` files among `files` (not `.d.ts`) one output file per source file, at
+ * TARGET, into `outdir` mirroring their place under `outbase`: how the package and the mini
+ * program code WeChat runs are built.
+ */
+export function compilePerFile(files: string[], outbase: string, outdir: string, format: 'cjs' | 'esm' = 'cjs') {
+  const entryPoints = files.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));
+  return build({ entryPoints, outbase, outdir, format, bundle: false, platform: 'neutral', target: TARGET, logLevel: 'warning' });
 }
 
 export async function buildPackage(): Promise<void> {
   for (const dir of Object.values(OUT)) fs.rmSync(dir, { recursive: true, force: true });
-  const all = files(SRC);
-  const common: BuildOptions = {
-    entryPoints: all.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')),
-    outbase: SRC,
-    bundle: false,
-    platform: 'neutral',
-    target: TARGET,
-    logLevel: 'warning',
-  };
-  await build({ ...common, format: 'cjs', outdir: OUT.cjs });
-  await build({ ...common, format: 'esm', outdir: OUT.esm });
+  const all = listFiles(SRC);
+  await compilePerFile(all, SRC, OUT.cjs, 'cjs');
+  await compilePerFile(all, SRC, OUT.esm, 'esm');
   for (const f of all.filter((f) => /\.(json|wxml|wxss)$/.test(f))) {
     for (const dir of Object.values(OUT)) fs.cpSync(f, path.join(dir, path.relative(SRC, f)));
   }

@@ -28,10 +28,10 @@
  * (`CHECK_WECHAT_BREAK=list npm run check:wechat` prints them).
  */
 import { execFile } from 'node:child_process';
-import { build } from 'esbuild';
 import fs from 'node:fs';
 import path from 'node:path';
 import pc from 'picocolors';
+import { compilePerFile, listFiles } from './build';
 
 const ROOT = path.resolve(__dirname, '..');
 const SCRATCH = path.join(ROOT, '.tmp/check-wechat');
@@ -175,14 +175,6 @@ function run(file: string, args: string[], cwd: string): Promise<{ stdout: strin
   });
 }
 
-function walk(dir: string, skipDirs: string[] = []): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) return skipDirs.includes(e.name) ? [] : walk(p, skipDirs);
-    return [p];
-  });
-}
-
 function ciProject(projectPath: string): InstanceType<CI['Project']> {
   return new ci.Project({
     appid: String(projectConfig.appid ?? 'touristappid'),
@@ -228,9 +220,9 @@ async function copyAndCompileDemo(): Promise<string> {
   fs.cpSync(path.join(ROOT, 'project.config.json'), path.join(PROJECT, 'project.config.json'));
   const source = path.join(ROOT, String(projectConfig.miniprogramRoot ?? ''));
   fs.cpSync(source, APP, { recursive: true, filter: (f) => !['node_modules', 'miniprogram_npm'].includes(path.basename(f)) });
-  const ts = walk(APP).filter((f) => f.endsWith('.ts'));
-  // Same settings as the package build: one file per file, CommonJS, ES2015.
-  await build({ entryPoints: ts.filter((f) => !f.endsWith('.d.ts')), outdir: APP, outbase: APP, bundle: false, format: 'cjs', target: 'es2015', platform: 'neutral', logLevel: 'silent' });
+  const ts = listFiles(APP).filter((f) => f.endsWith('.ts'));
+  // The same per-file build as the package's (and the demo's in npm start).
+  await compilePerFile(ts, APP, APP);
   for (const f of ts) fs.rmSync(f);
   return `${ts.length} .ts → .js`;
 }
@@ -253,7 +245,7 @@ async function packNpm(): Promise<string> {
   const expected = ['index.js', ...components.flatMap((c) => ['js', 'json', 'wxml', 'wxss'].map((ext) => `components/${c}/index.${ext}`))];
   for (const f of expected) if (!fs.existsSync(path.join(NPM_KIT, f))) problems.push(`missing ${rel(path.join(NPM_KIT, f))}`);
   if (problems.length) {
-    const made = fs.existsSync(NPM_KIT) ? walk(NPM_KIT).map((f) => path.relative(NPM_KIT, f)) : [];
+    const made = fs.existsSync(NPM_KIT) ? listFiles(NPM_KIT).map((f) => path.relative(NPM_KIT, f)) : [];
     const shown = made.length > 4 ? [...made.slice(0, 4), `… ${made.length - 4} more`] : made;
     throw new Error(`${problems.join('\n')}\n(miniprogram packages: ${result.miniProgramPackNum}, other npm packages: ${result.otherNpmPackNum}; ${rel(NPM_KIT)} holds: ${shown.join(', ') || 'nothing'})`);
   }
@@ -273,7 +265,7 @@ function jsonFiles(): Array<[file: string, schema: 'app' | 'page' | 'sitemap' | 
   // A page's .json is optional; a missing page is the compile step's to report.
   for (const page of pages) if (fs.existsSync(path.join(APP, `${page}.json`))) list.push([path.join(APP, `${page}.json`), 'page']);
   // Component JSON follows the page schema ("component", "usingComponents", window fields).
-  if (fs.existsSync(NPM_KIT)) for (const f of walk(NPM_KIT).filter((f) => f.endsWith('.json') && fs.existsSync(f.replace(/\.json$/, '.wxml')))) list.push([f, 'page']);
+  if (fs.existsSync(NPM_KIT)) for (const f of listFiles(NPM_KIT).filter((f) => f.endsWith('.json') && fs.existsSync(f.replace(/\.json$/, '.wxml')))) list.push([f, 'page']);
   list.push([path.join(APP, typeof app.sitemapLocation === 'string' ? app.sitemapLocation : 'sitemap.json'), 'sitemap']);
   list.push([path.join(PROJECT, 'project.config.json'), 'projectconfig']);
   return list;
@@ -357,7 +349,7 @@ async function main(): Promise<void> {
     const compiled = await check('miniprogram-ci getCompiledResult (JSON, JS, WXML, WXSS)', compileProject);
     if (compiled) await check('miniprogram-ci analyseCode: every require, page and component resolves', analyse);
     else skip('miniprogram-ci analyseCode', 'nothing compiled');
-    const sources = walk(APP, ['node_modules']).sort();
+    const sources = listFiles(APP, ['node_modules']).sort();
     for (const file of sources.filter((f) => f.endsWith('.wxml'))) {
       await check(`wcc ${path.relative(APP, file)}`, async () => {
         await run(compilerBinary('wcc'), ['-d', path.relative(APP, file), '-o', path.join(BIN, 'out.js')], APP);

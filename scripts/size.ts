@@ -17,7 +17,7 @@ import zlib from 'node:zlib';
 import pc from 'picocolors';
 import { TARGET } from './build';
 
-export const BUDGET = 3072;
+const BUDGET = 3072;
 const ROOT = path.resolve(__dirname, '..');
 const BUTTON = path.join(ROOT, 'src/components/login-button/index');
 const gzip = (text: string) => zlib.gzipSync(text, { level: 9 }).length;

@@ -58,5 +58,3 @@ export function createTokenStore(wx: WxLike, storageKey: string, globalDataKey: 
     },
   };
 }
-
-export type TokenStore = ReturnType<typeof createTokenStore>;
