@@ -1,9 +1,15 @@
 /**
  * `npm run build`: the package as WeChat DevTools' "构建 npm" and bundlers consume it.
- * - miniprogram_dist/: CommonJS, one output file per source file (never one bundle: the button and
- *   the kit must share one module instance, one token, one in-flight login), ES2015 syntax.
- * - dist/esm/: the same files as ES modules, for bundlers (Taro, uni-app).
- * - .d.ts from `tsc --emitDeclarationOnly`, and the component's .json/.wxml/.wxss in both.
+ * - miniprogram_dist/: CommonJS, one output file per source file, ES2017 syntax: what 构建 npm
+ *   copies into miniprogram_npm (the "miniprogram" field).
+ * - dist/esm/: the same files as ES modules (`"type": "module"`, explicit `.js` specifiers) for
+ *   bundlers (Taro, uni-app) and plain Node ESM.
+ * - .d.ts from `tsc --emitDeclarationOnly`, in both.
+ * - Each component of src/components as ONE self-contained CommonJS file (it shares no module
+ *   state with the kit: it finds the app's instance through the global registry), with its
+ *   .json/.wxml/.wxss, in miniprogram_dist/components/ (for 构建 npm) and in components/ at the
+ *   package root (Taro and uni-app join the package root with the usingComponents subpath), so
+ *   `wx-login-kit/components/login-button/index` resolves in all three.
  */
 import { execFileSync } from 'node:child_process';
 import { build } from 'esbuild';
@@ -14,7 +20,8 @@ const ROOT = path.resolve(__dirname, '..');
 /** WeChat's JS engines on the clients it supports run ES2017 (async/await); newer syntax is lowered. */
 export const TARGET = 'es2017';
 const SRC = path.join(ROOT, 'src');
-const OUT = { cjs: path.join(ROOT, 'miniprogram_dist'), esm: path.join(ROOT, 'dist/esm') };
+const OUT = { cjs: path.join(ROOT, 'miniprogram_dist'), esm: path.join(ROOT, 'dist/esm'), components: path.join(ROOT, 'components') };
+const COMPONENTS = path.join(SRC, 'components');
 
 /** Every file below `dir`, skipping folders whose name is in `skip`. */
 export function listFiles(dir: string, skip: string[] = []): string[] {
@@ -37,18 +44,26 @@ export function compilePerFile(files: string[], outbase: string, outdir: string,
 
 export async function buildPackage(): Promise<void> {
   for (const dir of Object.values(OUT)) fs.rmSync(dir, { recursive: true, force: true });
-  const all = listFiles(SRC);
-  await compilePerFile(all, SRC, OUT.cjs, 'cjs');
-  await compilePerFile(all, SRC, OUT.esm, 'esm');
-  for (const f of all.filter((f) => /\.(json|wxml|wxss)$/.test(f))) {
-    for (const dir of Object.values(OUT)) fs.cpSync(f, path.join(dir, path.relative(SRC, f)));
+  const kit = listFiles(SRC, ['components']);
+  await compilePerFile(kit, SRC, OUT.cjs, 'cjs');
+  await compilePerFile(kit, SRC, OUT.esm, 'esm');
+  // Without it Node and vitest read dist/esm/*.js as CommonJS (the package root has no "type").
+  fs.writeFileSync(path.join(OUT.esm, 'package.json'), '{ "type": "module" }\n');
+
+  const components = listFiles(COMPONENTS);
+  for (const outdir of [path.join(OUT.cjs, 'components'), OUT.components]) {
+    const entryPoints = components.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));
+    await build({ entryPoints, outbase: COMPONENTS, outdir, format: 'cjs', bundle: true, platform: 'neutral', target: TARGET, logLevel: 'warning' });
+    for (const f of components.filter((f) => /\.(json|wxml|wxss)$/.test(f))) fs.cpSync(f, path.join(outdir, path.relative(COMPONENTS, f)));
   }
+
   execFileSync(process.execPath, [(require as unknown as NodeJS.Require).resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+  for (const f of listFiles(OUT.cjs, ['components']).filter((f) => f.endsWith('.d.ts'))) fs.cpSync(f, path.join(OUT.esm, path.relative(OUT.cjs, f)));
 }
 
 if ((require as unknown as NodeJS.Require).main === module) {
   buildPackage().then(
-    () => console.log('built miniprogram_dist/ (CommonJS) and dist/esm/ (ES modules)'),
+    () => console.log('built miniprogram_dist/ (CommonJS), dist/esm/ (ES modules) and components/'),
     (err: Error) => {
       console.error(err.message);
       process.exit(1);

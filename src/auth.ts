@@ -1,10 +1,12 @@
-import { createCodeKeeper } from './code-keeper';
-import { createEmitter } from './emitter';
-import { HTTPError, LoginError, WxLoginKitError } from './errors';
-import { DEFAULTS, type AuthOptions, type ResolvedOptions, type WxLike, type WxResponse } from './options';
-import { wxRequest } from './platform';
-import { createTokenStore } from './token-store';
-import { originOf, resolveURL } from './url';
+import { createCodeKeeper } from './code-keeper.js';
+import { createEmitter } from './emitter.js';
+import { HTTPError, LoginError, WxLoginKitError } from './errors.js';
+import { DEFAULTS, type AuthOptions, type ResolvedOptions } from './options.js';
+import { wxRequest } from './platform.js';
+import { register } from './registry.js';
+import { createTokenStore } from './token-store.js';
+import { originOf, resolveURL } from './url.js';
+import type { WxLike, WxObject, WxRequestOption, WxResponse } from './wx.js';
 
 /** Events of {@link Auth.on}: `login` gets the new token, `error` every login or storage failure. */
 export interface AuthEvents {
@@ -14,27 +16,17 @@ export interface AuthEvents {
 }
 
 /** `wx.request` options for {@link Auth.request}; `url` may be relative to `baseURL`. */
-export type RequestOptions = Omit<WechatMiniprogram.RequestOption, 'success' | 'fail' | 'complete'> & {
+export type RequestOptions = WxRequestOption & {
   /** `false`: send no token and skip login and 401 handling. @default true */
   auth?: boolean;
 };
 
 export type Auth = ReturnType<typeof createAuth>;
 
-let defaultAuth: Auth | undefined;
-
 /**
- * The auth instance most recently made by {@link createAuth}: how `<login-button>` finds your
- * app's instance with no wiring. Throws {@link WxLoginKitError} when none was made yet.
- */
-export function getDefaultAuth(): Auth {
-  if (!defaultAuth) throw new WxLoginKitError('call createAuth() in app.ts first');
-  return defaultAuth;
-}
-
-/**
- * Creates the login kit for one server. See {@link AuthOptions} for options and defaults.
- * Throws {@link WxLoginKitError} when `baseURL` or a `trustedOrigins` entry is not an absolute
+ * Creates the login kit for one server. See {@link AuthOptions} for options and defaults. The
+ * instance is registered under `options.name` (default `'default'`) for {@link getAuth} and
+ * `<login-button>`, in every copy of the kit the app bundles. Throws {@link WxLoginKitError} when `baseURL` or a `trustedOrigins` entry is not an absolute
  * http(s) URL, or there is no `wx`.
  * Flow: https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/login.html
  */
@@ -164,7 +156,7 @@ export function createAuth(options: AuthOptions) {
     const url = resolveURL(o.baseURL, options.url);
     const method = options.method || 'GET';
     const withToken = (token?: string) => {
-      const header: WechatMiniprogram.IAnyObject = Object.assign({}, options.header);
+      const header: WxObject = Object.assign({}, options.header);
       if (token) {
         // Ours replaces a caller's header of the same name, whatever its case.
         for (const k in header) if (k.toLowerCase() === o.tokenHeader.toLowerCase()) delete header[k];
@@ -194,12 +186,15 @@ export function createAuth(options: AuthOptions) {
     },
 
     /**
-     * Call in `App.onLaunch` with `this`: mirrors the token into `app.globalData[globalDataKey]`,
-     * resolves a stored unexpired token with no network, else logs in. Safe not to await: a failure
-     * goes to the `error` event and never surfaces as an unhandled rejection.
+     * Call in `App.onLaunch`: resolves a stored unexpired token with no network, else logs in, and
+     * mirrors the token into `app.globalData[globalDataKey]`. `app`: the App (`this` in a native
+     * or uni-app options-API `onLaunch`, `Taro.getApp()` in Taro); without it, `getApp()` when
+     * there is one. Safe not to await: a failure goes to the `error` event and never surfaces as
+     * an unhandled rejection.
      */
-    launch(app: { globalData?: WechatMiniprogram.IAnyObject }): Promise<string> {
-      store.attach(app);
+    launch(app?: object): Promise<string> {
+      if (!app && typeof getApp === 'function') app = getApp();
+      if (app) store.attach(app as { globalData?: WxObject });
       const p = ensureLogin();
       p.catch(() => {});
       return p;
@@ -247,7 +242,7 @@ export function createAuth(options: AuthOptions) {
     /** The options in force, defaults filled in. */
     options: o as Readonly<ResolvedOptions>,
   };
-  defaultAuth = auth;
+  register(o.name, auth);
   return auth;
 }
 

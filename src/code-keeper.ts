@@ -1,5 +1,5 @@
-import type { WxLike } from './options';
-import { wxLogin } from './platform';
+import type { WxLike } from './wx.js';
+import { wxLogin } from './platform.js';
 
 /**
  * Keeps one fresh, unused `wx.login` code.

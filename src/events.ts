@@ -2,14 +2,15 @@
  * Event types for open-type buttons that miniprogram-api-typings 5.2 lacks, and the events of
  * `<login-button>`. Types only: nothing here exists at run time.
  */
-import type { WxLoginKitError } from './errors';
+import type { WxLoginKitError } from './errors.js';
+import type { WxEvent, WxObject } from './wx.js';
 
 /**
  * `bindgetrealtimephonenumber` of `<button open-type="getRealtimePhoneNumber">` (base library 2.32.3+).
  * `code` is present only when the user allowed; exchange it on the server with
  * phonenumber.getPhoneNumber. https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/getRealtimePhoneNumber.html
  */
-export type GetRealtimePhoneNumberEvent = WechatMiniprogram.CustomEvent<{
+export type GetRealtimePhoneNumberEvent = WxEvent<{
   errMsg: string;
   code?: string;
   errno?: number;
@@ -20,10 +21,10 @@ export type GetRealtimePhoneNumberEvent = WechatMiniprogram.CustomEvent<{
  * is a temporary file path; upload it with wx.uploadFile.
  * https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/userProfile.html
  */
-export type ChooseAvatarEvent = WechatMiniprogram.CustomEvent<{ avatarUrl: string }>;
+export type ChooseAvatarEvent = WxEvent<{ avatarUrl: string }>;
 
 /** `bind:success` of `<login-button>`: the server's answer, e.g. `{token, expiresIn, purePhoneNumber, ...}`. */
-export type LoginButtonSuccessEvent<T extends WechatMiniprogram.IAnyObject = WechatMiniprogram.IAnyObject> = WechatMiniprogram.CustomEvent<T>;
+export type LoginButtonSuccessEvent<T extends WxObject = WxObject> = WxEvent<T>;
 
 /**
  * `bind:fail` detail of `<login-button>`: `denied` when the user said no (nothing was sent),
@@ -35,4 +36,4 @@ export type LoginButtonFailDetail =
   | { reason: 'network' | 'server'; error: WxLoginKitError };
 
 /** `bind:fail` of `<login-button>`. */
-export type LoginButtonFailEvent = WechatMiniprogram.CustomEvent<LoginButtonFailDetail>;
+export type LoginButtonFailEvent = WxEvent<LoginButtonFailDetail>;

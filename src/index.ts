@@ -2,18 +2,20 @@
  * wx-login-kit: the WeChat Mini Program login flow, done right.
  * Everything public is exported here; everything else is internal.
  */
-export { createAuth, getDefaultAuth } from './auth';
-export type { Auth, AuthEvents, RequestOptions } from './auth';
-export { DEFAULTS } from './options';
-export type { AuthOptions, LoginResult, WxLike, WxResponse } from './options';
-export { WxLoginKitError, LoginError, HTTPError, NetworkError } from './errors';
-export type { LoginErrorCode } from './errors';
+export { createAuth } from './auth.js';
+export type { Auth, AuthEvents, RequestOptions } from './auth.js';
+export { getAuth, getDefaultAuth } from './registry.js';
+export { DEFAULTS } from './options.js';
+export type { AuthOptions, LoginResult } from './options.js';
+export type { WxEvent, WxFail, WxLike, WxObject, WxRequestOption, WxResponse } from './wx.js';
+export { WxLoginKitError, LoginError, HTTPError, NetworkError } from './errors.js';
+export type { LoginErrorCode } from './errors.js';
 export type {
   ChooseAvatarEvent,
   GetRealtimePhoneNumberEvent,
   LoginButtonFailDetail,
   LoginButtonFailEvent,
   LoginButtonSuccessEvent,
-} from './events';
+} from './events.js';
 // Not exported: the token store, code keeper, emitter and URL helpers are internals of createAuth;
 // <login-button> is used from WXML (usingComponents), not imported.

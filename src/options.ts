@@ -1,22 +1,5 @@
-/** Options of {@link createAuth}, their defaults, and the slice of `wx` the kit uses. */
-
-/**
- * The part of the `wx` object the kit calls. Pass your own as `options.wx` in tests;
- * in a mini program the global `wx` is used.
- */
-export type WxLike = Pick<
-  WechatMiniprogram.Wx,
-  'login' | 'request' | 'getStorageSync' | 'setStorageSync' | 'removeStorageSync'
-> &
-  Partial<Pick<WechatMiniprogram.Wx, 'onAppShow' | 'offAppShow'>>;
-
-/** What `wx.request` gives `success`, narrowed to what the kit reads and returns. */
-export interface WxResponse<T = unknown> {
-  data: T;
-  statusCode: number;
-  header: Record<string, string>;
-  cookies: string[];
-}
+/** Options of {@link createAuth} and their defaults. */
+import type { WxLike, WxObject, WxResponse } from './wx.js';
 
 /** What a login answer must be turned into by {@link AuthOptions.parseLogin}. */
 export interface LoginResult {
@@ -46,7 +29,7 @@ export interface AuthOptions {
   /** Is this answer "your token is no good"? @default res => res.statusCode === 401 */
   isUnauthorized?: (res: WxResponse) => boolean;
   /** Body of the login POST for a `wx.login` code. @default code => ({ code }) */
-  loginData?: (code: string) => WechatMiniprogram.IAnyObject;
+  loginData?: (code: string) => WxObject;
   /** Reads the login answer. Return `null` (or throw) when there is no token. @default reads `{token, expiresIn}` */
   parseLogin?: (data: unknown) => LoginResult | null;
   /** Retries of a login after a failed `wx.login`, a network error or a 5xx (never after a 4xx). @default 2 */
@@ -68,6 +51,12 @@ export interface AuthOptions {
   phonePath?: string;
   /** Server endpoint of `<login-button open-type="getUserInfo">`. @default '/auth/profile' */
   profilePath?: string;
+  /**
+   * The name `<login-button auth="...">` and {@link getAuth} find this instance by, in every copy
+   * of the kit the app bundles. A second instance with the same name replaces the first.
+   * @default 'default'
+   */
+  name?: string;
   /** The platform. @default the global `wx` */
   wx?: WxLike;
 }
@@ -83,7 +72,7 @@ export const DEFAULTS = {
   storageKey: 'wx-login-kit:token',
   globalDataKey: 'token',
   isUnauthorized: (res: WxResponse) => res.statusCode === 401,
-  loginData: (code: string): WechatMiniprogram.IAnyObject => ({ code }),
+  loginData: (code: string): WxObject => ({ code }),
   // The kit checks the token is a non-empty string and ignores an expiresIn that is not > 0.
   parseLogin: (data: unknown) => data as LoginResult | null,
   loginRetries: 2,
@@ -94,4 +83,5 @@ export const DEFAULTS = {
   codeRefreshInterval: 240_000,
   phonePath: '/auth/phone',
   profilePath: '/auth/profile',
+  name: 'default',
 } satisfies Omit<ResolvedOptions, 'baseURL' | 'wx'>;

@@ -1,5 +1,5 @@
-import { NetworkError } from './errors';
-import type { WxLike, WxResponse } from './options';
+import { NetworkError } from './errors.js';
+import type { WxFail, WxLike, WxRequestOption, WxResponse } from './wx.js';
 
 /**
  * `wx.login` as a promise: resolves the `code`, rejects with the fail result `{errMsg}`. With a
@@ -13,13 +13,13 @@ export function wxLogin(wx: WxLike): Promise<string> {
  * `wx.request` as a promise. Like `wx.request` it resolves for EVERY HTTP status; it rejects
  * {@link NetworkError} only when there was no answer at all.
  */
-export function wxRequest<T>(wx: WxLike, options: WechatMiniprogram.RequestOption): Promise<WxResponse<T>> {
+export function wxRequest<T>(wx: WxLike, options: WxRequestOption): Promise<WxResponse<T>> {
   return new Promise((resolve, reject) => {
     wx.request(
       Object.assign({}, options, {
         // wx.request's own result: {data, statusCode, header, cookies, errMsg, ...}.
-        success: resolve as (res: WechatMiniprogram.RequestSuccessCallbackResult) => void,
-        fail: (err: WechatMiniprogram.RequestFailCallbackErr) => reject(new NetworkError(options.method || 'GET', options.url, err)),
+        success: resolve as (res: WxResponse) => void,
+        fail: (err: WxFail) => reject(new NetworkError(options.method || 'GET', options.url, err)),
       }),
     );
   });

@@ -1,4 +1,4 @@
-import type { WxLike } from './options';
+import type { WxLike, WxObject } from './wx.js';
 
 /**
  * What is kept under `storageKey`. `expiresAt`: when the kit stops using the token (ms since epoch;
@@ -18,13 +18,13 @@ export interface StoredToken {
 export function createTokenStore(wx: WxLike, storageKey: string, globalDataKey: string, onError: (err: unknown) => void) {
   let current: StoredToken | null = null;
   try {
-    const v: StoredToken | null = wx.getStorageSync(storageKey);
+    const v = wx.getStorageSync(storageKey) as StoredToken | null;
     // `'' > 0`, `'soon' > 0` and `NaN > 0` are all false: only a number or null passes.
     if (v && typeof v.token === 'string' && v.token && (v.expiresAt === null || v.expiresAt > 0)) current = { token: v.token, expiresAt: v.expiresAt };
   } catch (err) {
     // unreadable: as if nothing was stored
   }
-  let app: { globalData?: WechatMiniprogram.IAnyObject } | undefined;
+  let app: { globalData?: WxObject } | undefined;
 
   /** Sets the token in memory and globalData, then runs `write` on storage. */
   function set(next: StoredToken | null, write: () => void) {
@@ -44,7 +44,7 @@ export function createTokenStore(wx: WxLike, storageKey: string, globalDataKey: 
     },
 
     /** Makes `app.globalData` follow the token from now on. */
-    attach(target: { globalData?: WechatMiniprogram.IAnyObject }) {
+    attach(target: { globalData?: WxObject }) {
       app = target;
       set(current, () => {});
     },

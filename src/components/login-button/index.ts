@@ -1,10 +1,13 @@
-import { getDefaultAuth, type Auth } from '../../auth';
-import { HTTPError, LoginError, WxLoginKitError } from '../../errors';
+import type { Auth } from '../../auth.js';
+import { LoginError, type WxLoginKitError } from '../../errors.js';
+import { getAuth } from '../../registry.js';
+import type { WxEvent } from '../../wx.js';
 
 /**
  * `<login-button>`: phone-number (or legacy profile) login that works on the first tap.
  *
- * It uses the auth instance your app made with `createAuth` (the default instance), keeps a fresh
+ * It uses the auth instance your app made with `createAuth` (the one named by its `auth` property,
+ * default `'default'`), found through the registry every copy of the kit shares, keeps a fresh
  * `wx.login` code while it is attached and its page is shown, and on the open-type event POSTs
  * `{code, phoneCode?, encryptedData?, iv?}` to `path` (default `phonePath`, or `profilePath` for
  * `getUserInfo`). A token in the answer is stored like a login.
@@ -17,6 +20,14 @@ type Detail = { code?: string; encryptedData?: string; iv?: string; errMsg?: str
 
 const keepers = new WeakMap<object, () => void>();
 
+/**
+ * This file is shipped as one self-contained bundle, so the errors the app's copy of the kit
+ * throws are not instances of this copy's classes: tell them by name.
+ */
+function isKitError(err: unknown): err is WxLoginKitError {
+  return err instanceof Error && /^(WxLoginKit|Login|HTTP|Network)Error$/.test(err.name);
+}
+
 function authorized(d: Detail): boolean {
   return typeof d.code === 'string' || typeof d.encryptedData === 'string';
 }
@@ -26,6 +37,8 @@ Component({
   properties: {
     /** `getPhoneNumber`, `getRealtimePhoneNumber` or `getUserInfo` (legacy: WeChat now answers an anonymous "微信用户"). */
     openType: { type: String, value: 'getPhoneNumber' },
+    /** Name of the auth instance to use (`createAuth({ name })`), for apps with several. @default 'default' */
+    auth: { type: String, value: 'default' },
     /** Server endpoint; empty means the auth options' `phonePath` or `profilePath`. */
     path: { type: String, value: '' },
     type: { type: String, value: 'default' },
@@ -51,21 +64,21 @@ Component({
     },
   },
   methods: {
-    auth(): Auth {
-      return getDefaultAuth();
+    instance(): Auth {
+      return getAuth(this.data.auth || undefined);
     },
 
     /** Keeps a fresh code while on screen (reference counted inside the kit). */
     keepCode(on: boolean) {
       const stop = keepers.get(this);
-      if (on && !stop) keepers.set(this, this.auth().startCodeRefresh());
+      if (on && !stop) keepers.set(this, this.instance().startCodeRefresh());
       if (!on && stop) {
         stop();
         keepers.delete(this);
       }
     },
 
-    async onAuthorize(e: WechatMiniprogram.CustomEvent<Detail>) {
+    async onAuthorize(e: WxEvent<Detail>) {
       // A request is running: ignore taps (the button is also disabled, so WeChat shows no dialog).
       if (this.data.loading) return;
       // Skyline on devices may nest the payload one level deeper.
@@ -76,7 +89,7 @@ Component({
         this.triggerEvent('fail', { reason: 'denied', errMsg: String(d.errMsg ?? outer.errMsg ?? '') });
         return;
       }
-      const auth = this.auth();
+      const auth = this.instance();
       const profile = this.data.openType === 'getUserInfo';
       this.setData({ loading: true });
       try {
@@ -96,10 +109,10 @@ Component({
         this.triggerEvent('success', res.data);
       } catch (err) {
         const error =
-          err instanceof WxLoginKitError
+          isKitError(err)
             ? err
             : new LoginError('WX_LOGIN', `no login code (${(err as { errMsg?: string }).errMsg}); nothing was sent, ask the user to tap again`, err);
-        this.triggerEvent('fail', { reason: error instanceof HTTPError ? 'server' : 'network', error });
+        this.triggerEvent('fail', { reason: error.name === 'HTTPError' ? 'server' : 'network', error });
       } finally {
         this.setData({ loading: false });
         if (keepers.has(this)) {

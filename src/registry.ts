@@ -1,0 +1,42 @@
+import type { Auth } from './auth.js';
+import { WxLoginKitError } from './errors.js';
+
+/**
+ * Where `createAuth` registers its instance so that `<login-button>` finds it.
+ *
+ * Not a module variable: an app often runs two copies of the kit. Taro and uni-app bundle the
+ * ES module build into `vendors.js`/`common/vendor.js`, while the native button component keeps
+ * its own CommonJS file; a module variable would exist once per copy and the button would never
+ * see the app's instance. The global object is the one thing every copy shares, and a
+ * `Symbol.for` key is the same symbol in every copy. (Not `wx`: uni-app hands bundled code its own
+ * copy of `wx`.) WeChat's base library polyfills `globalThis` (core-js) where the engine lacks it:
+ * https://developers.weixin.qq.com/miniprogram/dev/framework/runtime/js-support.html
+ */
+const KEY = Symbol.for('wx-login-kit');
+
+function instances(): Record<string, Auth | undefined> {
+  const root = (typeof globalThis === 'object' ? globalThis : wx) as unknown as Record<symbol, Record<string, Auth> | undefined>;
+  return root[KEY] || (root[KEY] = {});
+}
+
+export function register(name: string, auth: Auth): void {
+  instances()[name] = auth;
+}
+
+/**
+ * The instance `createAuth({ name })` made, from any copy of the kit in the app; `name` defaults
+ * to `'default'`, the name of an instance made without one. Throws {@link WxLoginKitError} when
+ * there is none yet.
+ */
+export function getAuth(name = 'default'): Auth {
+  const auth = instances()[name];
+  if (!auth) {
+    throw new WxLoginKitError(`no auth instance named "${name}": call createAuth({ baseURL${name === 'default' ? '' : `, name: '${name}'`} }) in app.ts before any page uses it`);
+  }
+  return auth;
+}
+
+/** The instance made without a `name`: `getAuth('default')`. Throws {@link WxLoginKitError} when there is none yet. */
+export function getDefaultAuth(): Auth {
+  return getAuth();
+}

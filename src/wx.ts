@@ -1,0 +1,75 @@
+/**
+ * The slice of WeChat's `wx` API that the kit's public types mention, declared here so that they
+ * never depend on miniprogram-api-typings: with `skipLibCheck` (Taro's and uni-app's default) and
+ * no typings installed, a type that names `WechatMiniprogram.*` silently becomes `any`. These are
+ * structural subsets of the official shapes: `wx` from miniprogram-api-typings 3.x to 5.x (and
+ * uni's and Taro's `wx`) is assignable to {@link WxLike}.
+ * https://developers.weixin.qq.com/miniprogram/dev/api/network/request/wx.request.html
+ */
+
+/** A JSON-like object: request `data`, `header`, the login POST body. */
+export type WxObject = Record<string, unknown>;
+
+/** `wx.request` options the kit passes through (documented fields; callbacks excluded). */
+export interface WxRequestOption {
+  /** Absolute, or (in `auth.request`) relative to `baseURL`. */
+  url: string;
+  /** Body, or the query string of a GET. Objects are sent as JSON unless `content-type` says otherwise. */
+  data?: string | WxObject | ArrayBuffer;
+  header?: WxObject;
+  /** @default 'GET' */
+  method?: 'OPTIONS' | 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'TRACE' | 'CONNECT';
+  /** ms. @default 60000 (or `networkTimeout.request` of app.json) */
+  timeout?: number;
+  /** `'json'` parses the answer as JSON. @default 'json' */
+  dataType?: string;
+  /** @default 'text' */
+  responseType?: 'text' | 'arraybuffer';
+  enableHttp2?: boolean;
+  enableQuic?: boolean;
+  enableCache?: boolean;
+  enableChunked?: boolean;
+  enableHttpDNS?: boolean;
+  httpDNSServiceId?: string;
+  forceCellularNetwork?: boolean;
+  redirect?: 'follow' | 'manual';
+  useHighPerformanceMode?: boolean;
+}
+
+/** A `wx` fail result: `{errMsg, errno?}`. */
+export interface WxFail {
+  errMsg: string;
+  errno?: number;
+}
+
+/**
+ * The part of the `wx` object the kit calls. Pass your own as `options.wx` in tests; in a mini
+ * program the global `wx` is used.
+ */
+export interface WxLike {
+  login(option: { timeout?: number; success?: (res: { code: string }) => void; fail?: (err: WxFail) => void }): void;
+  request(option: WxRequestOption & { success?: (res: WxResponse) => void; fail?: (err: WxFail) => void }): unknown;
+  getStorageSync(key: string): unknown;
+  setStorageSync(key: string, data: unknown): void;
+  removeStorageSync(key: string): void;
+  onAppShow?(listener: (res: unknown) => void): void;
+  offAppShow?(listener: (res: unknown) => void): void;
+}
+
+/** What `wx.request` gives `success`, narrowed to what the kit reads and returns. */
+export interface WxResponse<T = unknown> {
+  data: T;
+  statusCode: number;
+  header: Record<string, string>;
+  cookies: string[];
+}
+
+/**
+ * A component event as handlers receive it (a subset of miniprogram-api-typings' `CustomEvent`).
+ * https://developers.weixin.qq.com/miniprogram/dev/framework/view/wxml/event.html
+ */
+export interface WxEvent<T> {
+  type: string;
+  timeStamp: number;
+  detail: T;
+}
