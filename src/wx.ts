@@ -21,7 +21,7 @@ export interface WxRequestOption {
   method?: 'OPTIONS' | 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'TRACE' | 'CONNECT';
   /** ms. @default 60000 (or `networkTimeout.request` of app.json) */
   timeout?: number;
-  /** `'json'` parses the answer as JSON. @default 'json' */
+  /** `'json'` parses the answer as JSON; anything else (WeChat's docs write `'其他'`) does not. @default 'json' */
   dataType?: string;
   /** @default 'text' */
   responseType?: 'text' | 'arraybuffer';
@@ -47,8 +47,10 @@ export interface WxFail {
  * program the global `wx` is used.
  */
 export interface WxLike {
-  login(option: { timeout?: number; success?: (res: { code: string }) => void; fail?: (err: WxFail) => void }): void;
-  request(option: WxRequestOption & { success?: (res: WxResponse) => void; fail?: (err: WxFail) => void }): unknown;
+  // Callbacks in method syntax: TypeScript compares those bivariantly, so WeChat's own typings of
+  // every version (whose results carry more fields, and whose dataType is narrower in 3.x) fit.
+  login(option: { timeout?: number; success?(res: { code: string }): void; fail?(err: WxFail): void }): void;
+  request(option: WxRequestOption & { success?(res: WxResponse): void; fail?(err: WxFail): void }): unknown;
   getStorageSync(key: string): unknown;
   setStorageSync(key: string, data: unknown): void;
   removeStorageSync(key: string): void;

@@ -18,8 +18,8 @@ beforeAll(() => {
   hostId = simulate.load({
     compiler: 'simulate' as const,
     usingComponents: { 'login-button': buttonId },
-    template: `<login-button id="btn" open-type="{{openType}}" path="{{path}}" bind:success="onSuccess" bind:fail="onFail">Log in with phone</login-button>`,
-    properties: { openType: { type: String, value: 'getPhoneNumber' }, path: { type: String, value: '' } },
+    template: `<login-button id="btn" auth="{{authName}}" open-type="{{openType}}" path="{{path}}" bind:success="onSuccess" bind:fail="onFail">Log in with phone</login-button>`,
+    properties: { authName: { type: String, value: 'default' }, openType: { type: String, value: 'getPhoneNumber' }, path: { type: String, value: '' } },
     methods: {
       onSuccess(e: WechatMiniprogram.CustomEvent<Record<string, unknown>>) {
         seen.push(['success', e.detail]);
@@ -255,6 +255,45 @@ describe('the tap', () => {
     await jest.advanceTimersByTimeAsync(100);
     expect(server.fake.state.requests.at(-1)!.data).toMatchObject({ code: 'code-2', encryptedData: 'enc:sk-1' });
     expect(seen[0][1]).toMatchObject({ reason: 'server', error: { statusCode: 400, data: { error: 'decrypt_failed' } } });
+    host.detach();
+  });
+});
+
+describe('finding the app\'s instance', () => {
+  it('uses an instance made by another copy of the kit (the app\'s bundle) and tells its errors by name', async () => {
+    // A second module copy, as when Taro or uni-app bundle the ES build and the button keeps its own file.
+    let other!: typeof import('wx-login-kit');
+    jest.isolateModules(() => {
+      other = require('../../src/index');
+    });
+    expect(other.createAuth).not.toBe(createAuth);
+    const otherServer = createScriptedServer();
+    const appAuth = other.createAuth({ baseURL: 'https://api.example.com', wx: otherServer.fake.wx });
+    const { host, tap } = mount();
+    await jest.advanceTimersByTimeAsync(10);
+    expect(otherServer.fake.state.loginCalls).toBe(1); // the app's copy keeps the code
+    expect(server.fake.state.loginCalls).toBe(0);
+    otherServer.phoneReplies.push({ statusCode: 500, data: { error: 'internal_error' } });
+    tap('getphonenumber', { code: 'p-1', errMsg: 'getPhoneNumber:ok' });
+    await jest.advanceTimersByTimeAsync(10);
+    expect(seen).toHaveLength(1);
+    const [, detail] = seen[0];
+    expect(detail.reason).toBe('server');
+    expect(detail.error).toBeInstanceOf(other.HTTPError);
+    expect(appAuth.token).toBeNull();
+    host.detach();
+  });
+
+  it('auth="name" picks the instance made with that name', async () => {
+    const shopServer = createScriptedServer();
+    createAuth({ name: 'shop', baseURL: 'https://shop.example.com', wx: shopServer.fake.wx });
+    const { host, tap } = mount({ authName: 'shop' });
+    await jest.advanceTimersByTimeAsync(10);
+    tap('getphonenumber', { code: 'p-1', errMsg: 'getPhoneNumber:ok' });
+    await jest.advanceTimersByTimeAsync(10);
+    expect(shopServer.fake.state.requests.at(-1)).toMatchObject({ url: 'https://shop.example.com/auth/phone', data: { phoneCode: 'p-1' } });
+    expect(server.fake.state.loginCalls + server.fake.state.requests.length).toBe(0);
+    expect(seen[0][0]).toBe('success');
     host.detach();
   });
 });

@@ -1,10 +1,12 @@
 /**
- * Type test of the public API as users get it (the built .d.ts), under strict and
- * miniprogram-api-typings only. Compiled with `tsc -p test/types`; never run. Every
- * `@ts-expect-error` line must fail to compile, or tsc reports it as unused.
+ * Type test of the public API as users get it (the built .d.ts), under strict, with NO
+ * miniprogram-api-typings: the kit's types must stand alone, or with `skipLibCheck` they would
+ * silently turn into `any`. Compiled by `npm run test:types` (several TypeScript versions and
+ * settings); never run. Every `@ts-expect-error` line must fail to compile, or tsc reports it as unused.
  */
 import {
   createAuth,
+  getAuth,
   getDefaultAuth,
   HTTPError,
   LoginError,
@@ -13,6 +15,7 @@ import {
   type ChooseAvatarEvent,
   type GetRealtimePhoneNumberEvent,
   type LoginButtonFailEvent,
+  type WxLike,
   type WxResponse,
 } from 'wx-login-kit';
 
@@ -21,7 +24,7 @@ interface User {
   nickName: string;
 }
 
-export async function usage(wxObject: WechatMiniprogram.Wx): Promise<void> {
+export async function usage(wxObject: WxLike): Promise<void> {
   const auth: Auth = createAuth({ baseURL: 'https://api.example.com', wx: wxObject, trustedOrigins: ['https://cdn.example.com'] });
   const token: string = await auth.ensureLogin();
   const current: string | null = auth.token;
@@ -57,6 +60,16 @@ export async function usage(wxObject: WechatMiniprogram.Wx): Promise<void> {
     }
   }
   void getDefaultAuth().launch({ globalData: {} });
+  // Any app object: a Vue component instance (uni-app), Taro.getApp()'s result, or none.
+  const vueInstance: { $options: object; $: unknown } = { $options: {}, $: null };
+  void auth.launch(vueInstance);
+  void getAuth('shop').launch();
+  // @ts-expect-error the app object, not a string
+  void auth.launch('app');
+  // @ts-expect-error a typo in a request option is an error, not a silent any
+  await auth.request({ urll: '/api/me' });
+  // @ts-expect-error method is one of wx.request's
+  await auth.request({ url: '/api/me', method: 'FETCH' });
 }
 
 // @ts-expect-error baseURL is required
@@ -67,6 +80,8 @@ createAuth({ baseURL: 'https://api.example.com', loginRetries: '2' });
 createAuth({ baseURL: 'https://api.example.com', tokenScheme: null });
 // @ts-expect-error unknown option
 createAuth({ baseURL: 'https://api.example.com', loginUrl: '/login' });
+// @ts-expect-error name is a string
+createAuth({ baseURL: 'https://api.example.com', name: 1 });
 // @ts-expect-error isUnauthorized takes a response and returns a boolean
 createAuth({ baseURL: 'https://api.example.com', isUnauthorized: (res: WxResponse) => res.statusCode });
 

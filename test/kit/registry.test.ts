@@ -1,0 +1,33 @@
+import { createAuth, getAuth, getDefaultAuth, WxLoginKitError } from 'wx-login-kit';
+import { createFakeWx } from '../support/fake-wx';
+
+const KEY = Symbol.for('wx-login-kit');
+afterEach(() => delete (globalThis as Record<symbol, unknown>)[KEY]);
+
+describe('the instance registry', () => {
+  it('before any createAuth, getDefaultAuth and getAuth(name) throw an error that says what to call', () => {
+    expect(() => getDefaultAuth()).toThrow(WxLoginKitError);
+    expect(() => getDefaultAuth()).toThrow('call createAuth({ baseURL }) in app.ts');
+    expect(() => getAuth('shop')).toThrow(`call createAuth({ baseURL, name: 'shop' }) in app.ts`);
+  });
+
+  it('an instance made without a name is the default; a named one is found by its name only', () => {
+    const main = createAuth({ baseURL: 'https://api.example.com', wx: createFakeWx(() => ({ statusCode: 200 })).wx });
+    const shop = createAuth({ name: 'shop', baseURL: 'https://shop.example.com', wx: createFakeWx(() => ({ statusCode: 200 })).wx });
+    expect(getDefaultAuth()).toBe(main);
+    expect(getAuth()).toBe(main);
+    expect(getAuth('shop')).toBe(shop);
+  });
+
+  it('every copy of the kit in the app sees the same instances', () => {
+    let copy!: typeof import('wx-login-kit');
+    jest.isolateModules(() => {
+      copy = require('../../src/index');
+    });
+    expect(copy.getAuth).not.toBe(getAuth);
+    const made = copy.createAuth({ baseURL: 'https://api.example.com', wx: createFakeWx(() => ({ statusCode: 200 })).wx });
+    expect(getDefaultAuth()).toBe(made);
+    const mine = createAuth({ baseURL: 'https://api.example.com', wx: createFakeWx(() => ({ statusCode: 200 })).wx });
+    expect(copy.getDefaultAuth()).toBe(mine);
+  });
+});
