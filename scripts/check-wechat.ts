@@ -27,29 +27,19 @@
  * checks fail (the repo is never touched). Names: see BREAKS below
  * (`CHECK_WECHAT_BREAK=list npm run check:wechat` prints them).
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import pc from 'picocolors';
 import { compilePerFile, listFiles } from './build';
+import { analyse, compileProject, createChecks, loadCi, packKit, readJson, rel, ROOT, run, writeJson, type CI, type Json } from './checks';
 
-const ROOT = path.resolve(__dirname, '..');
 const SCRATCH = path.join(ROOT, '.tmp/check-wechat');
 const PROJECT = path.join(SCRATCH, 'project');
 const COMPILED = path.join(SCRATCH, 'compiled');
 const BIN = path.join(SCRATCH, 'bin');
 const KIT = 'wx-login-kit';
-const STEP_TIMEOUT_MS = 120_000;
-
-// Loaded in main(), quietly: requiring miniprogram-ci logs "[miniprogram-builder] initservices CI".
-type CI = typeof import('miniprogram-ci');
 const nodeRequire = require as unknown as NodeJS.Require;
 let ci: CI;
-
-type Json = Record<string, unknown>;
-const readJson = (file: string): Json => JSON.parse(fs.readFileSync(file, 'utf8')) as Json;
-const writeJson = (file: string, value: unknown) => fs.writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
-const rel = (file: string) => path.relative(ROOT, file);
 
 const projectConfig = readJson(path.join(ROOT, 'project.config.json'));
 const APP = path.join(PROJECT, String(projectConfig.miniprogramRoot ?? ''));
@@ -96,96 +86,8 @@ const BREAKS: Record<string, () => void> = {
   },
 };
 
-// ---------------------------------------------------------------------------------------------
-// Check runner
-
-let passed = 0;
-let failed = 0;
+const { check, skip, finish } = createChecks();
 const stray: string[] = [];
-
-/** Runs fn with stdout/stderr captured: miniprogram-ci logs freely; we show it only on failure. */
-async function quietly<T>(fn: () => Promise<T>): Promise<{ value?: T; error?: unknown; output: string }> {
-  const chunks: string[] = [];
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  const capture = ((chunk: string | Uint8Array) => {
-    chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    return true;
-  }) as typeof process.stdout.write;
-  process.stdout.write = capture;
-  process.stderr.write = capture;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${STEP_TIMEOUT_MS / 1000} s`)), STEP_TIMEOUT_MS);
-  });
-  try {
-    return { value: await Promise.race([fn(), timeout]), output: chunks.join('') };
-  } catch (error) {
-    return { error, output: chunks.join('') };
-  } finally {
-    clearTimeout(timer);
-    process.stdout.write = out;
-    process.stderr.write = err;
-  }
-}
-
-function indent(text: string, max = 25): string {
-  const lines = text.split(ROOT + path.sep).join('').trim().split('\n');
-  const shown = lines.length > max ? [...lines.slice(0, max), `… ${lines.length - max} more lines`] : lines;
-  return shown.map((l) => `    ${l}`).join('\n');
-}
-
-/**
- * One named check. `run` throws to fail (its message is what the tool said) and may return a
- * short note. Returns whether it passed, so that later steps that need its output can skip.
- */
-async function check(name: string, run: () => Promise<string | void>): Promise<boolean> {
-  const started = Date.now();
-  const { value, error, output } = await quietly(run);
-  const took = pc.dim(`${((Date.now() - started) / 1000).toFixed(1)} s`);
-  if (error === undefined) {
-    passed++;
-    console.log(`${pc.green('✔')} ${name}${value ? pc.dim(` (${value})`) : ''} ${took}`);
-    return true;
-  }
-  failed++;
-  console.log(`${pc.red('✖')} ${name} ${took}`);
-  const message = error instanceof Error ? error.message : String(error);
-  console.log(pc.red(indent(message)));
-  // The tool's own log, when the error alone says little (miniprogram-ci logs the details).
-  const log = output.split('\n').filter((l) => /error|fail|err:/i.test(l) && !/getwhiteextlist|white ext list/.test(l));
-  if (log.length) console.log(pc.dim(indent(log.join('\n'), 10)));
-  return false;
-}
-
-function skip(name: string, because: string): void {
-  console.log(`${pc.yellow('-')} ${name} ${pc.dim(`(skipped: ${because})`)}`);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Tools
-
-function run(file: string, args: string[], cwd: string): Promise<{ stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { cwd, encoding: 'utf8', timeout: STEP_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      // Both streams: npm prints the prepack build's errors (tsc) on stdout, its own on stderr.
-      if (error) reject(new Error(`${path.basename(file)} ${args.join(' ')} exited ${error.code ?? error.signal}\n${stdout}\n${stderr}`.replace(/\n+/g, '\n').trim()));
-      else resolve({ stdout, stderr });
-    });
-  });
-}
-
-function ciProject(projectPath: string): InstanceType<CI['Project']> {
-  return new ci.Project({
-    appid: String(projectConfig.appid ?? 'touristappid'),
-    type: 'miniProgram',
-    projectPath,
-    privateKey: 'offline', // never used offline; an empty key makes miniprogram-ci read privateKeyPath
-    ignores: ['node_modules/**/*'],
-    // Without `attr`, miniprogram-ci fetches the app's attributes from WeChat's servers.
-    attr: async () => ci.DefaultProjectAttr,
-  } as ConstructorParameters<CI['Project']>[0]); // `attr` is read at runtime but missing from the typings
-}
 
 /** The `wcc`/`wcsc` binaries of miniprogram-compiler (a dependency of miniprogram-simulate). */
 function compilerBinary(name: 'wcc' | 'wcsc'): string {
@@ -209,9 +111,7 @@ function compilerBinary(name: 'wcc' | 'wcsc'): string {
 let tarball = '';
 
 async function pack(): Promise<string> {
-  const { stdout } = await run('npm', ['pack', '--silent', '--pack-destination', SCRATCH], ROOT);
-  tarball = path.join(SCRATCH, stdout.trim().split('\n').pop()!);
-  if (!fs.existsSync(tarball)) throw new Error(`npm pack printed ${stdout}, but ${rel(tarball)} does not exist`);
+  tarball = await packKit(SCRATCH);
   return rel(tarball);
 }
 
@@ -282,50 +182,13 @@ async function validate(file: string, schema: Parameters<CI['schemaValidate']>[0
   if (problems.length) throw new Error(problems.join('\n'));
 }
 
-async function compileProject(): Promise<string> {
-  const files = await ci.getCompiledResult({
-    project: ciProject(PROJECT),
-    version: '0.0.0', // required by the typings, unused: nothing is uploaded
-    // minifyWXML parses the WXML: without it a mismatched end tag compiles. It reports no file name,
-    // and misses an unclosed tag at the end of a file: the wcc checks below catch both and name it.
-    setting: { es6: true, minifyWXML: true, minifyWXSS: true, minifyJS: false, autoPrefixWXSS: true },
-  });
-  fs.rmSync(COMPILED, { recursive: true, force: true });
-  for (const [name, content] of Object.entries(files)) {
-    fs.mkdirSync(path.dirname(path.join(COMPILED, name)), { recursive: true });
-    fs.writeFileSync(path.join(COMPILED, name), content);
-  }
-  return `${Object.keys(files).length} files → ${rel(COMPILED)}`;
-}
-
-async function analyse(): Promise<string> {
-  const result = await ci.analyseCode(ciProject(COMPILED), { silent: true });
-  if (!result) throw new Error('analyseCode returned nothing');
-  const problems: string[] = [];
-  for (const m of result.modules) {
-    if (m.buildError) problems.push(`${m.path}: ${m.buildError}`);
-    for (const e of m.errors ?? []) problems.push(`${m.path}: ${e}`);
-    // Optional rule-based deps (e.g. functional-pages/) resolve to nothing without an error.
-    for (const d of m.deps) if (d.error) problems.push(d.error);
-  }
-  if (problems.length) throw new Error(problems.join('\n'));
-  return `${result.modules.length} modules, ${result.files.length} files`;
-}
-
 async function main(): Promise<void> {
   const breakName = process.env.CHECK_WECHAT_BREAK;
   if (breakName && !BREAKS[breakName]) {
     console.log(`CHECK_WECHAT_BREAK must be one of: ${Object.keys(BREAKS).join(', ')}`);
     process.exit(breakName === 'list' ? 0 : 2);
   }
-  await quietly(async () => {
-    ci = nodeRequire('miniprogram-ci') as CI;
-    // Any request to WeChat's servers fails at once (connection refused) instead of hanging.
-    ci.proxy('http://127.0.0.1:9');
-  });
-  // miniprogram-ci forks plain-JS compiler processes, which inherit execArgv: without this they
-  // would load tsx, which then looks for tsconfig.run.json in their cwd and exits with code 1.
-  process.execArgv = process.execArgv.filter((arg, i, all) => !/[/\\]tsx[/\\]/.test(arg) && !/[/\\]tsx[/\\]/.test(all[i + 1] ?? ''));
+  ci = await loadCi();
   // A tool may reject again after its check has ended (a forked compiler exiting late): record it.
   process.on('unhandledRejection', (reason) => stray.push(reason instanceof Error ? reason.message : String(reason)));
   fs.rmSync(SCRATCH, { recursive: true, force: true });
@@ -346,8 +209,8 @@ async function main(): Promise<void> {
       if (fs.existsSync(file)) await check(name, () => validate(file, schema));
       else skip(name, 'file missing');
     }
-    const compiled = await check('miniprogram-ci getCompiledResult (JSON, JS, WXML, WXSS)', compileProject);
-    if (compiled) await check('miniprogram-ci analyseCode: every require, page and component resolves', analyse);
+    const compiled = await check('miniprogram-ci getCompiledResult (JSON, JS, WXML, WXSS)', () => compileProject(PROJECT, COMPILED, String(projectConfig.appid ?? 'touristappid')));
+    if (compiled) await check('miniprogram-ci analyseCode: every require, page and component resolves', () => analyse(COMPILED, String(projectConfig.appid ?? 'touristappid')));
     else skip('miniprogram-ci analyseCode', 'nothing compiled');
     const sources = listFiles(APP, ['node_modules']).sort();
     for (const file of sources.filter((f) => f.endsWith('.wxml'))) {
@@ -362,13 +225,10 @@ async function main(): Promise<void> {
     }
   }
   if (stray.length) await check('the tools raised no stray errors', async () => Promise.reject(new Error(stray.join('\n'))));
-  console.log(`${passed} passed, ${failed} failed`);
-  // miniprogram-ci leaves handles open: the process would not exit by itself.
-  process.exit(failed ? 1 : 0);
+  finish();
 }
 
-main().catch((err: Error) => {
-  console.log(pc.red(err.stack ?? String(err)));
-  console.log(`${passed} passed, ${failed + 1} failed`);
-  process.exit(1);
+main().catch(async (err: Error) => {
+  await check('check:wechat ran to the end', () => Promise.reject(err));
+  finish();
 });
