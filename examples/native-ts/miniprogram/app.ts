@@ -1,0 +1,9 @@
+import { auth } from './auth';
+
+App<IAppOption>({
+  globalData: { token: null },
+  onLaunch() {
+    // Restores the stored token, or wx.login + POST the code. No need to await.
+    auth.launch(this);
+  },
+});

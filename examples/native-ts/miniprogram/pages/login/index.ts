@@ -1,0 +1,12 @@
+import type { LoginButtonFailEvent, LoginButtonSuccessEvent } from 'wx-login-kit';
+
+Page({
+  data: { phone: '', error: '' },
+  onPhoneLogin(e: LoginButtonSuccessEvent<{ purePhoneNumber: string }>) {
+    this.setData({ phone: e.detail.purePhoneNumber, error: '' });
+  },
+  onPhoneFail(e: LoginButtonFailEvent) {
+    const d = e.detail;
+    this.setData({ error: d.reason === 'denied' ? 'You chose not to share your phone number.' : d.error.message });
+  },
+});

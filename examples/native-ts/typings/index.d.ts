@@ -1,0 +1,5 @@
+/// <reference types="miniprogram-api-typings" />
+
+interface IAppOption {
+  globalData: { token: string | null };
+}

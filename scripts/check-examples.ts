@@ -1,0 +1,288 @@
+/**
+ * `npm run check:examples`: the packed kit in each example app of examples/, built by the
+ * toolchain users build with, then run.
+ *
+ * For each example, in a scratch copy (.tmp/check-examples/<name>/, wiped first):
+ * 1. install: `npm ci` from the example's lock file plus the packed tarball (`npm install --no-save`);
+ *    the native examples name `wx-login-kit` in package.json, which is pointed at the tarball;
+ * 2. typecheck with the example's own settings (tsc, vue-tsc);
+ * 3. build with the toolchain's CLI: `taro build --type weapp`, `uni build -p mp-weixin`; for the
+ *    native ones DevTools' steps: TypeScript compiled per file (esbuild) and "构建 npm"
+ *    (miniprogram-ci packNpmManually, as project.config.json says);
+ * 4. miniprogram-ci getCompiledResult + analyseCode on the built mini program: every require,
+ *    page and component resolves (the login button's files included);
+ * 5. run the built app in Node (scripts/mini-runtime.ts) on a `wx` whose login/request reach the
+ *    WeChat API emulator and the reference server over loopback: App.onLaunch logs in once; the
+ *    login page's <login-button> is attached (it must find the app's instance: its code keeper
+ *    runs wx.login) and tapped with what WeChat hands it for getPhoneNumber; the phone login must
+ *    succeed, and the app's instance must hold the token the phone login returned.
+ * Prints one ✔/✖ line a check, a line of counts per example, then `N passed, M failed`.
+ *
+ * CHECK_EXAMPLES=taro,uni-app runs only those. CHECK_EXAMPLES_BREAK=<name> installs a broken kit
+ * to prove the checks fail (names: see BREAKS; `list` prints them).
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import pc from 'picocolors';
+import { buildServer } from '../server/app';
+import { buildEmulator } from '../server/emulator';
+import { compilePerFile, listFiles } from './build';
+import { analyse, compileProject, createChecks, loadCi, packKit, readJson, rel, ROOT, run, writeJson } from './checks';
+import { createMiniRuntime } from './mini-runtime';
+import { createNodeWx, type WxTrace } from './node-wx';
+import type { Auth } from '../src/index';
+
+const SCRATCH = path.join(ROOT, '.tmp/check-examples');
+const EXAMPLES = path.join(ROOT, 'examples');
+const KIT = 'wx-login-kit';
+const APPID = 'wxexample000000000';
+const INSTALL_TIMEOUT_MS = 600_000;
+const REGISTRY = Symbol.for('wx-login-kit');
+
+interface Example {
+  name: string;
+  /** What the README tells users to run, shown in the log. */
+  toolchain: string;
+  /** Folder holding project.config.json (what miniprogram-ci compiles), relative to the example. */
+  project: string;
+  /** The built mini program's root (app.js, app.json), relative to the example. */
+  app: string;
+  /** The page holding <login-button>. */
+  loginPage: string;
+  /** A native `Page()` whose onLoad GETs /api/me and shows `openid` (framework pages render through their runtime: not run). */
+  mePage?: string;
+  typecheck: (dir: string) => Promise<string>;
+  build: (dir: string) => Promise<string>;
+}
+
+const npmRun = (script: string) => async (dir: string) => {
+  await run('npm', ['run', '--silent', script], dir, INSTALL_TIMEOUT_MS);
+  return `npm run ${script}`;
+};
+const tsc = async (dir: string) => {
+  await run(process.execPath, [(require as unknown as NodeJS.Require).resolve('typescript/bin/tsc'), '-p', dir], dir);
+  return 'tsc --noEmit';
+};
+
+/** DevTools' "构建 npm" as project.config.json configures it (packNpmRelationList, or the project root). */
+async function packNpm(dir: string): Promise<string> {
+  const ci = await loadCi();
+  const config = readJson(path.join(dir, 'project.config.json'));
+  const setting = (config.setting ?? {}) as { packNpmManually?: boolean; packNpmRelationList?: Array<{ packageJsonPath: string; miniprogramNpmDistDir: string }> };
+  const relations = setting.packNpmManually && setting.packNpmRelationList ? setting.packNpmRelationList : [{ packageJsonPath: './package.json', miniprogramNpmDistDir: String(config.miniprogramRoot ?? './') }];
+  const made: string[] = [];
+  for (const r of relations) {
+    const result = await ci.packNpmManually({ packageJsonPath: path.join(dir, r.packageJsonPath), miniprogramNpmDistDir: path.join(dir, r.miniprogramNpmDistDir) });
+    if (result.warnList.length) throw new Error(result.warnList.map((w) => JSON.stringify(w)).join('\n'));
+    made.push(`${result.miniProgramPackNum} miniprogram package(s) → ${path.join(r.miniprogramNpmDistDir, 'miniprogram_npm')}`);
+  }
+  return `构建 npm: ${made.join('; ')}`;
+}
+
+const EXAMPLE_LIST: Example[] = [
+  {
+    name: 'native-js',
+    toolchain: 'WeChat DevTools, plain JavaScript: npm i wx-login-kit, 工具 → 构建 npm',
+    project: '.',
+    app: '.',
+    loginPage: 'pages/login/index',
+    mePage: 'pages/index/index',
+    typecheck: async () => 'plain JavaScript: nothing to check',
+    build: packNpm,
+  },
+  {
+    name: 'native-ts',
+    toolchain: "WeChat DevTools' TypeScript template: npm i wx-login-kit at the root, 工具 → 构建 npm",
+    project: '.',
+    app: 'miniprogram',
+    loginPage: 'pages/login/index',
+    mePage: 'pages/index/index',
+    typecheck: tsc,
+    build: async (dir) => {
+      // DevTools compiles TypeScript with its plugin (useCompilerPlugins); esbuild per file does the same job here.
+      const app = path.join(dir, 'miniprogram');
+      const ts = listFiles(app, ['miniprogram_npm', 'node_modules']).filter((f) => f.endsWith('.ts'));
+      await compilePerFile(ts, app, app);
+      return `${ts.length} .ts → .js; ${await packNpm(dir)}`;
+    },
+  },
+  {
+    name: 'taro',
+    toolchain: 'Taro 4 (React): npm i wx-login-kit, taro build --type weapp',
+    project: '.',
+    app: 'dist',
+    loginPage: 'pages/login/index',
+    typecheck: npmRun('typecheck'),
+    build: npmRun('build:weapp'),
+  },
+  {
+    name: 'uni-app',
+    toolchain: 'uni-app (Vue 3, vite): npm i wx-login-kit, uni build -p mp-weixin',
+    project: 'dist/build/mp-weixin',
+    app: 'dist/build/mp-weixin',
+    loginPage: 'pages/login/index',
+    typecheck: npmRun('type-check'),
+    build: npmRun('build:mp-weixin'),
+  },
+];
+
+/** Breakages of the installed kit, to prove the checks catch what they claim to. */
+const BREAKS: Record<string, (pkg: string) => void> = {
+  /** The registry as a module variable again (a per-copy symbol): the button cannot find the app's instance. */
+  registry: (pkg) => {
+    for (const f of listFiles(pkg).filter((f) => f.endsWith('.js'))) {
+      const text = fs.readFileSync(f, 'utf8');
+      if (text.includes('Symbol.for("wx-login-kit")')) fs.writeFileSync(f, text.split('Symbol.for("wx-login-kit")').join('Symbol("wx-login-kit")'));
+    }
+  },
+  /** No button at the package root (the 0.1.0 layout): Taro and uni-app find no component. */
+  'root-component': (pkg) => fs.rmSync(path.join(pkg, 'components'), { recursive: true, force: true }),
+  /** The 0.1.0 peer dependency on miniprogram-api-typings >=3.12: DevTools' TS template cannot install. */
+  peer: (pkg) => {
+    const file = path.join(pkg, 'package.json');
+    writeJson(file, { ...readJson(file), peerDependencies: { 'miniprogram-api-typings': '>=3.12' } });
+  },
+};
+
+/** The tarball, broken on purpose when CHECK_EXAMPLES_BREAK names a breakage. */
+async function tarballFor(breakName: string | undefined): Promise<string> {
+  const tarball = await packKit(SCRATCH);
+  if (!breakName) return tarball;
+  const unpacked = path.join(SCRATCH, 'broken');
+  fs.mkdirSync(unpacked, { recursive: true });
+  await run('tar', ['-xzf', tarball, '-C', unpacked], SCRATCH);
+  BREAKS[breakName](path.join(unpacked, 'package'));
+  const broken = path.join(SCRATCH, `broken-${breakName}.tgz`);
+  await run('tar', ['-czf', broken, '-C', unpacked, 'package'], SCRATCH);
+  return broken;
+}
+
+async function install(example: Example, dir: string, tarball: string): Promise<string> {
+  const pkgFile = path.join(dir, 'package.json');
+  const pkg = readJson(pkgFile);
+  const deps = pkg.dependencies as Record<string, string> | undefined;
+  if (deps?.[KIT]) {
+    // A native example names the kit as a user's app would; point it at the tarball.
+    writeJson(pkgFile, { ...pkg, dependencies: { ...deps, [KIT]: `file:${tarball}` } });
+    await run('npm', ['install', '--no-audit', '--no-fund', '--no-package-lock'], dir, INSTALL_TIMEOUT_MS);
+  } else {
+    await run('npm', ['ci', '--no-audit', '--no-fund'], dir, INSTALL_TIMEOUT_MS);
+    await run('npm', ['install', '--no-save', '--no-audit', '--no-fund', tarball], dir, INSTALL_TIMEOUT_MS);
+  }
+  const installed = path.join(dir, 'node_modules', KIT, 'package.json');
+  if (!fs.existsSync(installed)) throw new Error(`no ${rel(installed)} after install`);
+  return `${KIT} ${readJson(installed).version} from ${path.basename(tarball)}`;
+}
+
+async function main(): Promise<void> {
+  const { check, skip, finish } = createChecks();
+  const breakName = process.env.CHECK_EXAMPLES_BREAK;
+  if (breakName && !BREAKS[breakName]) {
+    console.log(`CHECK_EXAMPLES_BREAK must be one of: ${Object.keys(BREAKS).join(', ')}`);
+    process.exit(breakName === 'list' ? 0 : 2);
+  }
+  const only = process.env.CHECK_EXAMPLES?.split(',').filter(Boolean);
+  const examples = EXAMPLE_LIST.filter((e) => !only || only.includes(e.name));
+  fs.rmSync(SCRATCH, { recursive: true, force: true });
+  fs.mkdirSync(SCRATCH, { recursive: true });
+
+  let tarball = '';
+  if (!(await check('npm pack (runs the build)', async () => rel((tarball = await tarballFor(breakName)))))) finish();
+  if (breakName) console.log(pc.yellow(`! CHECK_EXAMPLES_BREAK=${breakName}: the installed kit is broken on purpose`));
+
+  // One emulator and one reference server for every example, on loopback.
+  const secret = randomBytes(16).toString('hex');
+  const emulator = buildEmulator({ apps: { [APPID]: secret } });
+  const emulatorBase = await emulator.app.listen({ port: 0, host: '127.0.0.1' });
+  const server = buildServer({ wechat: { apiBase: emulatorBase, appid: APPID, secret } });
+  const baseURL = await server.listen({ port: 0, host: '127.0.0.1' });
+  const summary: string[] = [];
+
+  for (const example of examples) {
+    console.log(pc.bold(`\n${example.name}`) + pc.dim(` — ${example.toolchain}`));
+    const dir = path.join(SCRATCH, example.name);
+    fs.cpSync(path.join(EXAMPLES, example.name), dir, { recursive: true, filter: (f) => !/[/\\](node_modules|dist|miniprogram_npm)$/.test(f) });
+    const ready =
+      (await check(`${example.name}: install (lock file + packed kit)`, () => install(example, dir, tarball), INSTALL_TIMEOUT_MS)) &&
+      (await check(`${example.name}: typecheck`, () => example.typecheck(dir), INSTALL_TIMEOUT_MS)) &&
+      (await check(`${example.name}: build`, () => example.build(dir), INSTALL_TIMEOUT_MS));
+    if (!ready) {
+      skip(`${example.name}: miniprogram-ci and the run`, 'nothing built');
+      continue;
+    }
+    const project = path.join(dir, example.project);
+    const compiled = path.join(SCRATCH, `${example.name}.compiled`);
+    await check(`${example.name}: miniprogram-ci getCompiledResult`, () => compileProject(project, compiled, APPID))
+      .then((ok) => (ok ? check(`${example.name}: miniprogram-ci analyseCode: every require, page and component resolves`, () => analyse(compiled, APPID)) : false));
+    const counts = { login: 0, loginPosts: 0, phonePosts: 0, request: 0 };
+    await check(`${example.name}: run in Node: onLaunch logs in once, <login-button> finds the app's instance, a phone login succeeds`, async () => {
+      const result = await runApp(path.join(dir, example.app), example, baseURL, emulatorBase, counts);
+      summary.push(`${example.name}: ${result}`);
+      return result;
+    });
+  }
+  await server.close();
+  await emulator.app.close();
+  console.log(pc.bold('\nper example: what the run measured'));
+  for (const line of summary) console.log(`  ${line}`);
+  if (!summary.length) console.log('  (no example ran)');
+  finish();
+}
+
+/** Runs the built app in Node and taps its login button; returns the measured counts. */
+async function runApp(root: string, { loginPage, mePage }: Example, baseURL: string, emulatorBase: string, counts: { login: number; loginPosts: number; phonePosts: number; request: number }): Promise<string> {
+  delete (globalThis as Record<symbol, unknown>)[REGISTRY];
+  const trace = (e: WxTrace) => {
+    if (e.kind === 'wx.login') counts.login++;
+    if (e.kind !== 'wx.request') return;
+    counts.request++;
+    if (e.url === `${baseURL}/auth/login`) counts.loginPosts++;
+    if (e.url === `${baseURL}/auth/phone`) counts.phonePosts++;
+  };
+  const client = createNodeWx({ emulatorBase, appid: APPID, user: `user-${path.basename(path.dirname(root))}`, extConfig: { baseURL }, onTrace: trace });
+  const runtime = createMiniRuntime(root, client.wx);
+  const within = <T>(p: Promise<T>, what: string) =>
+    Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 10_000))]);
+
+  const app = runtime.launch();
+  runtime.loadPages();
+  const registry = (globalThis as Record<symbol, Record<string, Auth> | undefined>)[REGISTRY];
+  const auth = registry?.default;
+  if (!auth) throw new Error('no auth instance registered under Symbol.for("wx-login-kit") after App.onLaunch');
+  // The login onLaunch started (ensureLogin joins it rather than starting another).
+  await within(auth.ensureLogin(), 'the login of onLaunch');
+  if (counts.loginPosts !== 1) throw new Error(`onLaunch made ${counts.loginPosts} login POSTs, expected 1`);
+  let me = '';
+  if (mePage) {
+    const data = await within(runtime.openPage(mePage), `${mePage} onLoad`);
+    if (typeof data.openid !== 'string' || !data.openid) throw new Error(`${mePage} shows no openid after GET /api/me: ${JSON.stringify(data)}`);
+    me = `, ${mePage} GET /api/me 200`;
+  }
+
+  const loginsBefore = counts.login;
+  const button = runtime.mountComponent(loginPage, 'login-button');
+  // The button keeps a fresh code for the tap: a wx.login now proves it reached the app's instance.
+  for (let i = 0; i < 100 && counts.login === loginsBefore; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  if (counts.login === loginsBefore) throw new Error(`${button.file} ran no wx.login when attached: it did not get the app's instance`);
+
+  const detail = await client.openData('getPhoneNumber');
+  const outcome = button.nextEvent('success', 'fail');
+  await button.fire('getphonenumber', detail);
+  const { name, detail: answer } = await within(outcome, 'the button\'s success or fail event');
+  if (name !== 'success') throw new Error(`the button emitted fail: ${JSON.stringify(answer, (k, v) => (v instanceof Error ? v.message : v))}`);
+  const { token, purePhoneNumber } = answer as { token?: string; purePhoneNumber?: string };
+  if (!/^\d{11}$/.test(String(purePhoneNumber))) throw new Error(`success without a phone number: ${JSON.stringify(Object.keys(answer as object))}`);
+  if (!token || auth.token !== token) throw new Error('the phone login\'s token is not the token of the app\'s instance');
+  const globalData = app.globalData as Record<string, unknown> | undefined;
+  if (globalData && 'token' in globalData && globalData.token !== token) throw new Error('getApp().globalData.token is not the phone login\'s token');
+  if (counts.loginPosts !== 1) throw new Error(`${counts.loginPosts} login POSTs in all, expected 1`);
+  const stubs = runtime.stubbed.size ? `; wx stubs used: ${[...runtime.stubbed].sort().join(', ')}` : '';
+  return `wx.login ${counts.login}, login POSTs ${counts.loginPosts}, phone POSTs ${counts.phonePosts}, wx.request ${counts.request}${me}, button ${button.file}${stubs}`;
+}
+
+main().catch((err: Error) => {
+  console.log(pc.red(err.stack ?? String(err)));
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+});

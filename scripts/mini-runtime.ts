@@ -1,0 +1,198 @@
+/**
+ * Runs a BUILT mini program (WeChat native, Taro's or uni-app's weapp output) in Node, faithfully
+ * enough to catch registration and module-copy bugs: the globals WeChat defines (`wx`, `App`,
+ * `Page`, `Component`, `getApp`, `getCurrentPages`, `Behavior`, `requirePlugin`) record what the
+ * app registers; `launch()` requires app.js and runs `onLaunch`; `mountComponent()` requires a
+ * page's custom component as its usingComponents names it, and attaches it with a `this` that has
+ * `data` (property defaults), `setData`, `triggerEvent` and its `methods`, as WeChat's would.
+ * Bare npm paths (`wx-login-kit/...`) resolve in miniprogram_npm, as WeChat resolves them.
+ * No rendering: frameworks' page trees are not run.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+type Options = Record<string, unknown> & {
+  onLaunch?: (this: unknown, o: object) => void;
+  onShow?: (this: unknown, o: object) => void;
+  lifetimes?: Record<string, (() => void) | undefined>;
+  attached?: () => void;
+  methods?: Record<string, (...args: unknown[]) => unknown>;
+  properties?: Record<string, { value?: unknown } | unknown>;
+  data?: Record<string, unknown>;
+};
+
+export interface MountedComponent {
+  data: Record<string, unknown>;
+  /** Every `triggerEvent(name, detail)`, in order. */
+  events: Array<{ name: string; detail: unknown }>;
+  /** Resolves at the next `triggerEvent` whose name is in `names`. */
+  nextEvent(...names: string[]): Promise<{ name: string; detail: unknown }>;
+  /** Calls the handler the component's WXML binds to `bind<event>` on its root element, as a tap would. */
+  fire(event: string, detail: unknown): Promise<unknown>;
+  file: string;
+}
+
+const LAUNCH = { path: 'pages/index/index', query: {}, scene: 1001, referrerInfo: {} };
+
+/**
+ * `wx` for the built code: the given methods, and for anything else a stub that answers `{}`
+ * (frameworks read system info and register listeners at start-up); `stubbed` lists those used.
+ */
+function platform(wx: object, stubbed: Set<string>): object {
+  return new Proxy(wx, {
+    get(target, key, receiver) {
+      if (key in target || typeof key === 'symbol') return Reflect.get(target, key, receiver);
+      if (/Sync$/.test(key) || /^(can|on|off|get|set|create|report|next|hide|show)/.test(key)) {
+        stubbed.add(key);
+        return key === 'canIUse' ? () => true : () => ({});
+      }
+      return undefined;
+    },
+  });
+}
+
+export function createMiniRuntime(root: string, wx: object) {
+  const g = globalThis as Record<string, unknown>;
+  const stubbed = new Set<string>();
+  const registered: { app?: Options; pages: Map<string, Options>; components: Map<string, Options> } = { pages: new Map(), components: new Map() };
+  let current = '';
+  const nodeRequire = require as unknown as NodeJS.Require;
+
+  // WeChat resolves a bare name (`require('wx-login-kit')`) in miniprogram_npm, not node_modules.
+  const Module = nodeRequire('node:module') as { _resolveFilename: (request: string, parent: { filename?: string } | undefined, ...rest: unknown[]) => string };
+  const resolve = Module._resolveFilename;
+  const npm = path.join(root, 'miniprogram_npm');
+
+  /** Requires a file of the mini program as WeChat would load it, recording what it registers. */
+  function load(file: string): void {
+    const previous = current;
+    current = file;
+    Module._resolveFilename = (request, parent, ...rest) => {
+      const fromApp = parent?.filename?.startsWith(root + path.sep) && !parent.filename.includes(`${path.sep}node_modules${path.sep}`);
+      if (fromApp && !/^[./]/.test(request) && !request.startsWith('node:') && fs.existsSync(npm)) {
+        return resolve.call(Module, path.join(npm, request), parent, ...rest);
+      }
+      return resolve.call(Module, request, parent, ...rest);
+    };
+    try {
+      nodeRequire(file);
+    } finally {
+      Module._resolveFilename = resolve;
+      current = previous;
+    }
+  }
+
+  Object.assign(g, {
+    wx: platform(wx, stubbed),
+    App: (o: Options) => {
+      registered.app = o;
+    },
+    getApp: () => registered.app,
+    Page: (o: Options) => void registered.pages.set(current, o),
+    Component: (o: Options) => void registered.components.set(current, o),
+    Behavior: (o: Options) => o,
+    getCurrentPages: () => [],
+    requirePlugin: (name: string) => {
+      throw new Error(`requirePlugin('${name}'): no plugins here`);
+    },
+  });
+
+  const readJson = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+
+  /** Where WeChat finds a usingComponents path written in `fromDir`. */
+  function resolveComponent(fromDir: string, spec: string): string {
+    const candidates = spec.startsWith('/')
+      ? [path.join(root, spec)]
+      : spec.startsWith('.')
+        ? [path.resolve(fromDir, spec)]
+        : [path.resolve(fromDir, spec), path.join(root, 'miniprogram_npm', spec)];
+    const found = candidates.find((c) => fs.existsSync(`${c}.js`));
+    if (!found) throw new Error(`usingComponents "${spec}" of ${path.relative(root, fromDir) || '.'} resolves to no .js (tried ${candidates.map((c) => path.relative(root, c)).join(', ')})`);
+    return found;
+  }
+
+  return {
+    registered,
+    /** `wx` methods the built code called that the given `wx` lacks (answered with `{}`). */
+    stubbed,
+
+    /** Requires app.js, then every page of app.json, and runs App's onLaunch and onShow. Returns the app. */
+    launch(): Options {
+      load(path.join(root, 'app.js'));
+      const app = registered.app;
+      if (!app) throw new Error('app.js did not call App()');
+      app.onLaunch?.call(app, LAUNCH);
+      app.onShow?.call(app, LAUNCH);
+      return app;
+    },
+
+    /** Requires every page of app.json; throws naming one that registered neither Page nor Component. */
+    loadPages(): string[] {
+      const pages = (readJson(path.join(root, 'app.json')).pages as string[]) ?? [];
+      for (const page of pages) {
+        const file = path.join(root, `${page}.js`);
+        load(file);
+        if (!registered.pages.has(file) && !registered.components.has(file)) throw new Error(`${page}.js registered no Page() or Component()`);
+      }
+      return pages;
+    },
+
+    /**
+     * Runs the `onLoad` of a page registered with `Page()` on a `this` with `data` and `setData`;
+     * resolves the page's data once what onLoad returned has settled.
+     */
+    async openPage(page: string): Promise<Record<string, unknown>> {
+      const options = registered.pages.get(path.join(root, `${page}.js`));
+      if (!options) throw new Error(`${page}.js registered no Page()`);
+      const data: Record<string, unknown> = { ...options.data };
+      const self: Record<string, unknown> = { ...options, data, route: page, setData: (patch: Record<string, unknown>) => Object.assign(data, patch) };
+      await (options.onLoad as ((this: unknown, query: object) => unknown) | undefined)?.call(self, {});
+      return data;
+    },
+
+    /** Requires the component `tag` of page `page` (e.g. `pages/login/index`) and runs its `attached`. */
+    mountComponent(page: string, tag: string): MountedComponent {
+      const pageJson = readJson(path.join(root, `${page}.json`));
+      const spec = (pageJson.usingComponents as Record<string, string> | undefined)?.[tag];
+      if (!spec) throw new Error(`${page}.json has no usingComponents "${tag}"`);
+      const base = resolveComponent(path.dirname(path.join(root, page)), spec);
+      const file = `${base}.js`;
+      load(file);
+      const options = registered.components.get(file);
+      if (!options) throw new Error(`${path.relative(root, file)} registered no Component()`);
+      const wxml = fs.readFileSync(`${base}.wxml`, 'utf8');
+
+      const data: Record<string, unknown> = {};
+      for (const [k, p] of Object.entries(options.properties ?? {})) data[k] = p && typeof p === 'object' && 'value' in p ? (p as { value: unknown }).value : undefined;
+      Object.assign(data, options.data);
+      const events: Array<{ name: string; detail: unknown }> = [];
+      const waiting: Array<{ names: string[]; resolve: (e: { name: string; detail: unknown }) => void }> = [];
+      const self: Record<string, unknown> = {
+        data,
+        is: path.relative(root, base),
+        setData(patch: Record<string, unknown>) {
+          Object.assign(data, patch);
+        },
+        triggerEvent(name: string, detail: unknown) {
+          const e = { name, detail };
+          events.push(e);
+          for (const w of waiting.splice(0)) (w.names.includes(name) ? w.resolve(e) : waiting.push(w));
+        },
+      };
+      for (const [k, fn] of Object.entries(options.methods ?? {})) self[k] = fn.bind(self);
+      (options.lifetimes?.attached ?? options.attached)?.call(self);
+
+      return {
+        data,
+        events,
+        file: path.relative(root, file),
+        nextEvent: (...names) => new Promise((resolve) => waiting.push({ names, resolve })),
+        async fire(event, detail) {
+          const handler = new RegExp(`bind:?${event}="([\\w$]+)"`).exec(wxml)?.[1];
+          if (!handler || typeof self[handler] !== 'function') throw new Error(`${path.relative(root, base)}.wxml binds no method to ${event}`);
+          return (self[handler] as (e: object) => unknown)({ type: event, timeStamp: Date.now(), detail, target: {}, currentTarget: {} });
+        },
+      };
+    },
+  };
+}
