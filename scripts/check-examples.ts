@@ -31,7 +31,6 @@ import { compilePerFile, listFiles } from './build';
 import { analyse, compileProject, createChecks, loadCi, packKit, readJson, rel, ROOT, run, writeJson } from './checks';
 import { createMiniRuntime } from './mini-runtime';
 import { createNodeWx, type WxTrace } from './node-wx';
-import type { Auth } from '../src/index';
 
 const SCRATCH = path.join(ROOT, '.tmp/check-examples');
 const EXAMPLES = path.join(ROOT, 'examples');
@@ -39,6 +38,7 @@ const KIT = 'wx-login-kit';
 const APPID = 'wxexample000000000';
 const INSTALL_TIMEOUT_MS = 600_000;
 const REGISTRY = Symbol.for('wx-login-kit');
+const STORAGE_KEY = 'wx-login-kit:token';
 
 interface Example {
   name: string;
@@ -233,25 +233,27 @@ async function main(): Promise<void> {
 /** Runs the built app in Node and taps its login button; returns the measured counts. */
 async function runApp(root: string, { loginPage, mePage }: Example, baseURL: string, emulatorBase: string, counts: { login: number; loginPosts: number; phonePosts: number; request: number }): Promise<string> {
   delete (globalThis as Record<symbol, unknown>)[REGISTRY];
+  const waiters: Array<{ match: (e: WxTrace) => boolean; resolve: () => void }> = [];
   const trace = (e: WxTrace) => {
     if (e.kind === 'wx.login') counts.login++;
-    if (e.kind !== 'wx.request') return;
-    counts.request++;
-    if (e.url === `${baseURL}/auth/login`) counts.loginPosts++;
-    if (e.url === `${baseURL}/auth/phone`) counts.phonePosts++;
+    if (e.kind === 'wx.request') {
+      counts.request++;
+      if (e.url === `${baseURL}/auth/login`) counts.loginPosts++;
+      if (e.url === `${baseURL}/auth/phone`) counts.phonePosts++;
+    }
+    for (const w of waiters.splice(0)) (w.match(e) ? w.resolve() : waiters.push(w));
   };
   const client = createNodeWx({ emulatorBase, appid: APPID, user: `user-${path.basename(path.dirname(root))}`, extConfig: { baseURL }, onTrace: trace });
-  const runtime = createMiniRuntime(root, client.wx);
-  const within = <T>(p: Promise<T>, what: string) =>
-    Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 10_000))]);
+  /** Resolves at the next wx call that matches, then lets the kit's promise callbacks run. */
+  const next = (what: string, match: (e: WxTrace) => boolean) => within(new Promise<void>((resolve) => waiters.push({ match, resolve })).then(flush), what);
+  const stored = () => (client.storage.getStorageSync(STORAGE_KEY) as { token?: string } | '') || {};
 
+  const runtime = createMiniRuntime(root, client.wx);
+  const launched = next('the login POST of onLaunch', (e) => e.kind === 'wx.request' && e.url === `${baseURL}/auth/login` && e.statusCode === 200);
   const app = runtime.launch();
   runtime.loadPages();
-  const registry = (globalThis as Record<symbol, Record<string, Auth> | undefined>)[REGISTRY];
-  const auth = registry?.default;
-  if (!auth) throw new Error('no auth instance registered under Symbol.for("wx-login-kit") after App.onLaunch');
-  // The login onLaunch started (ensureLogin joins it rather than starting another).
-  await within(auth.ensureLogin(), 'the login of onLaunch');
+  await launched;
+  if (!stored().token) throw new Error('no token in storage after the login of onLaunch');
   if (counts.loginPosts !== 1) throw new Error(`onLaunch made ${counts.loginPosts} login POSTs, expected 1`);
   let me = '';
   if (mePage) {
@@ -260,25 +262,33 @@ async function runApp(root: string, { loginPage, mePage }: Example, baseURL: str
     me = `, ${mePage} GET /api/me 200`;
   }
 
-  const loginsBefore = counts.login;
+  // The button keeps a fresh code for the tap through the app's instance: a wx.login at attach
+  // proves it found that instance (a button on another instance would fail or log in elsewhere).
+  const kept = next('the wx.login of the button\'s code keeper', (e) => e.kind === 'wx.login');
   const button = runtime.mountComponent(loginPage, 'login-button');
-  // The button keeps a fresh code for the tap: a wx.login now proves it reached the app's instance.
-  for (let i = 0; i < 100 && counts.login === loginsBefore; i++) await new Promise((resolve) => setTimeout(resolve, 20));
-  if (counts.login === loginsBefore) throw new Error(`${button.file} ran no wx.login when attached: it did not get the app's instance`);
+  await kept;
 
   const detail = await client.openData('getPhoneNumber');
-  const outcome = button.nextEvent('success', 'fail');
+  const outcome = within(button.nextEvent('success', 'fail'), 'the button\'s success or fail event');
   await button.fire('getphonenumber', detail);
-  const { name, detail: answer } = await within(outcome, 'the button\'s success or fail event');
+  const { name, detail: answer } = await outcome;
   if (name !== 'success') throw new Error(`the button emitted fail: ${JSON.stringify(answer, (k, v) => (v instanceof Error ? v.message : v))}`);
   const { token, purePhoneNumber } = answer as { token?: string; purePhoneNumber?: string };
   if (!/^\d{11}$/.test(String(purePhoneNumber))) throw new Error(`success without a phone number: ${JSON.stringify(Object.keys(answer as object))}`);
-  if (!token || auth.token !== token) throw new Error('the phone login\'s token is not the token of the app\'s instance');
+  // The app's instance stored the phone login's token: in storage, and in globalData where the app keeps one.
+  if (!token || stored().token !== token) throw new Error('storage does not hold the phone login\'s token: the button used another instance than the app\'s');
   const globalData = app.globalData as Record<string, unknown> | undefined;
   if (globalData && 'token' in globalData && globalData.token !== token) throw new Error('getApp().globalData.token is not the phone login\'s token');
   if (counts.loginPosts !== 1) throw new Error(`${counts.loginPosts} login POSTs in all, expected 1`);
   const stubs = runtime.stubbed.size ? `; wx stubs used: ${[...runtime.stubbed].sort().join(', ')}` : '';
   return `wx.login ${counts.login}, login POSTs ${counts.loginPosts}, phone POSTs ${counts.phonePosts}, wx.request ${counts.request}${me}, button ${button.file}${stubs}`;
+}
+
+const flush = () => new Promise((resolve) => setImmediate(resolve));
+function within<T>(p: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after 10 s waiting for ${what}`)), 10_000)));
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 main().catch((err: Error) => {
