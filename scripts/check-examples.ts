@@ -184,6 +184,7 @@ async function main(): Promise<void> {
   }
   const only = process.env.CHECK_EXAMPLES?.split(',').filter(Boolean);
   const examples = EXAMPLE_LIST.filter((e) => !only || only.includes(e.name));
+  await loadCi();
   fs.rmSync(SCRATCH, { recursive: true, force: true });
   fs.mkdirSync(SCRATCH, { recursive: true });
 

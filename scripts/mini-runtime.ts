@@ -34,17 +34,33 @@ export interface MountedComponent {
 
 const LAUNCH = { path: 'pages/index/index', query: {}, scene: 1001, referrerInfo: {} };
 
+/** What the frameworks' runtimes read at start-up, answered as WeChat DevTools would (base library 3.6.0). */
+const SYSTEM = { platform: 'devtools', SDKVersion: '3.6.0', version: '8.0.50', language: 'zh_CN', pixelRatio: 2, windowWidth: 375, windowHeight: 667, screenWidth: 375, screenHeight: 667, statusBarHeight: 20 };
+const STARTUP_APIS: Record<string, (...args: unknown[]) => unknown> = {
+  getSystemInfoSync: () => ({ ...SYSTEM }),
+  getAppBaseInfo: () => ({ ...SYSTEM }),
+  getWindowInfo: () => ({ ...SYSTEM }),
+  getDeviceInfo: () => ({ ...SYSTEM }),
+  getLaunchOptionsSync: () => ({ path: 'pages/index/index', query: {}, scene: 1001, referrerInfo: {} }),
+  getEnterOptionsSync: () => ({ path: 'pages/index/index', query: {}, scene: 1001, referrerInfo: {} }),
+  getAccountInfoSync: () => ({ miniProgram: { appId: 'touristappid', envVersion: 'develop', version: '' } }),
+  canIUse: () => true,
+  onAppHide: () => undefined,
+  offAppHide: () => undefined,
+};
+
 /**
- * `wx` for the built code: the given methods, and for anything else a stub that answers `{}`
- * (frameworks read system info and register listeners at start-up); `stubbed` lists those used.
+ * `wx` for the built code: the given methods, the start-up APIs above as own keys (uni-app copies
+ * `wx` key by key, Taro lists its keys), and for any other `get*`/`on*`/... a stub answering `{}`;
+ * `stubbed` lists those used.
  */
 function platform(wx: object, stubbed: Set<string>): object {
-  return new Proxy(wx, {
+  return new Proxy(Object.assign({}, STARTUP_APIS, wx), {
     get(target, key, receiver) {
       if (key in target || typeof key === 'symbol') return Reflect.get(target, key, receiver);
       if (/Sync$/.test(key) || /^(can|on|off|get|set|create|report|next|hide|show)/.test(key)) {
         stubbed.add(key);
-        return key === 'canIUse' ? () => true : () => ({});
+        return () => ({});
       }
       return undefined;
     },
