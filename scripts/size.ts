@@ -7,7 +7,8 @@
  * - the same as one CommonJS bundle: + esbuild's ESM-to-CommonJS glue (about 200 B);
  * - the per-file CommonJS of miniprogram_dist as DevTools' "构建 npm" copies it (each file
  *   minified, all gzipped together): + that glue in every file; needs `npm run build` first;
- * - the <login-button>: its JS (without the kit it imports) + WXML + WXSS.
+ * - the <login-button>: its JS as shipped (one self-contained file: the registry and errors
+ *   included) + WXML + WXSS.
  * Fails (exit 1) when the kit's JS exceeds BUDGET.
  */
 import { buildSync, transformSync } from 'esbuild';
@@ -17,7 +18,8 @@ import zlib from 'node:zlib';
 import pc from 'picocolors';
 import { TARGET } from './build';
 
-const BUDGET = 3072;
+// 3 KiB until the registry every module copy shares (createAuth name, getAuth, launch() via getApp) added ~150 B.
+const BUDGET = 3276;
 const ROOT = path.resolve(__dirname, '..');
 const BUTTON = path.join(ROOT, 'src/components/login-button/index');
 const gzip = (text: string) => zlib.gzipSync(text, { level: 9 }).length;
@@ -30,7 +32,7 @@ function bundle(entry: string, format: 'esm' | 'cjs', external: string[] = []): 
 const rows: Array<[string, string]> = [
   ['kit JS: ES module bundle of src/index.ts (budgeted)', bundle(path.join(ROOT, 'src/index.ts'), 'esm')],
   ['kit JS: the same as one CommonJS bundle', bundle(path.join(ROOT, 'src/index.ts'), 'cjs')],
-  ['<login-button> JS (kit excluded)', bundle(`${BUTTON}.ts`, 'cjs', ['../../*'])],
+  ['<login-button> JS (self-contained, as shipped)', bundle(`${BUTTON}.ts`, 'cjs')],
   ['<login-button> WXML', fs.readFileSync(`${BUTTON}.wxml`, 'utf8').replace(/>\s+</g, '><').trim()],
   ['<login-button> WXSS', fs.readFileSync(`${BUTTON}.wxss`, 'utf8').replace(/\s+/g, ' ').trim()],
 ];

@@ -30,9 +30,7 @@ export function register(name: string, auth: Auth): void {
  */
 export function getAuth(name = 'default'): Auth {
   const auth = instances()[name];
-  if (!auth) {
-    throw new WxLoginKitError(`no auth instance named "${name}": call createAuth({ baseURL${name === 'default' ? '' : `, name: '${name}'`} }) in app.ts before any page uses it`);
-  }
+  if (!auth) throw new WxLoginKitError(`no auth instance named "${name}": call createAuth({ baseURL, name: '${name}' }) in app.ts first`);
   return auth;
 }
 

@@ -72,6 +72,26 @@ describe('launch', () => {
     await expect(settle(auth.launch({}))).resolves.toBe('tok-1');
   });
 
+  it('without an app, mirrors into getApp().globalData (uni-app <script setup>, where onLaunch has no this)', async () => {
+    const { auth } = setup();
+    const app = { globalData: {} as Record<string, unknown> };
+    (globalThis as Record<string, unknown>).getApp = () => app;
+    try {
+      await expect(settle(auth.launch())).resolves.toBe('tok-1');
+    } finally {
+      delete (globalThis as Record<string, unknown>).getApp;
+    }
+    expect(app.globalData.token).toBe('tok-1');
+  });
+
+  it('takes any app object: a Vue instance sharing globalData with the mini program app (uni-app options API)', async () => {
+    const { auth } = setup();
+    const globalData: Record<string, unknown> = {};
+    const vm = { $options: {}, globalData };
+    await expect(settle(auth.launch(vm))).resolves.toBe('tok-1');
+    expect(globalData.token).toBe('tok-1');
+  });
+
   it('a failed launch that nobody awaits goes to the error event, not to an unhandled rejection', async () => {
     const { auth, server, errors } = setup({ loginRetries: 0 });
     server.loginReplies.push({ statusCode: 403, data: { error: 'user_blocked' } });

@@ -7,7 +7,7 @@ afterEach(() => delete (globalThis as Record<symbol, unknown>)[KEY]);
 describe('the instance registry', () => {
   it('before any createAuth, getDefaultAuth and getAuth(name) throw an error that says what to call', () => {
     expect(() => getDefaultAuth()).toThrow(WxLoginKitError);
-    expect(() => getDefaultAuth()).toThrow('call createAuth({ baseURL }) in app.ts');
+    expect(() => getDefaultAuth()).toThrow(`no auth instance named "default": call createAuth({ baseURL, name: 'default' }) in app.ts`);
     expect(() => getAuth('shop')).toThrow(`call createAuth({ baseURL, name: 'shop' }) in app.ts`);
   });
 
