@@ -246,7 +246,7 @@ async function runApp(root: string, { loginPage, mePage }: Example, baseURL: str
   };
   const client = createNodeWx({ emulatorBase, appid: APPID, user: `user-${path.basename(path.dirname(root))}`, extConfig: { baseURL }, onTrace: trace });
   /** Resolves at the next wx call that matches, then lets the kit's promise callbacks run. */
-  const next = (what: string, match: (e: WxTrace) => boolean) => within(new Promise<void>((resolve) => waiters.push({ match, resolve })).then(flush), what);
+  const next = (what: string, match: (e: WxTrace) => boolean) => quiet(within(new Promise<void>((resolve) => waiters.push({ match, resolve })).then(flush), what));
   const stored = () => (client.storage.getStorageSync(STORAGE_KEY) as { token?: string } | '') || {};
 
   const runtime = createMiniRuntime(root, client.wx);
@@ -270,7 +270,7 @@ async function runApp(root: string, { loginPage, mePage }: Example, baseURL: str
   await kept;
 
   const detail = await client.openData('getPhoneNumber');
-  const outcome = within(button.nextEvent('success', 'fail'), 'the button\'s success or fail event');
+  const outcome = quiet(within(button.nextEvent('success', 'fail'), 'the button\'s success or fail event'));
   await button.fire('getphonenumber', detail);
   const { name, detail: answer } = await outcome;
   if (name !== 'success') throw new Error(`the button emitted fail: ${JSON.stringify(answer, (k, v) => (v instanceof Error ? v.message : v))}`);
@@ -286,6 +286,11 @@ async function runApp(root: string, { loginPage, mePage }: Example, baseURL: str
 }
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
+/** A promise awaited later, maybe never (a step before it threw): its rejection must not crash the run. */
+function quiet<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
 function within<T>(p: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after 10 s waiting for ${what}`)), 10_000)));
