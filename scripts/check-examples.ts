@@ -175,6 +175,22 @@ async function install(example: Example, dir: string, tarball: string): Promise<
   return `${KIT} ${readJson(installed).version} from ${path.basename(tarball)}`;
 }
 
+/** The packed kit as a dependency of a plain Node project, imported as ES module and required as CommonJS. */
+async function nodeEsm(tarball: string): Promise<string> {
+  const dir = path.join(SCRATCH, 'node-esm');
+  fs.mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
+  await run('tar', ['-xzf', tarball, '-C', path.join(dir, 'node_modules')], dir);
+  fs.renameSync(path.join(dir, 'node_modules/package'), path.join(dir, 'node_modules', KIT));
+  const script = `import { createRequire } from 'node:module';
+const esm = await import('${KIT}');
+const cjs = createRequire(process.cwd() + '/')('${KIT}');
+console.log(JSON.stringify([Object.keys(esm).sort(), Object.keys(cjs).sort()]));`;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], dir);
+  const [esm, cjs] = JSON.parse(stdout) as [string[], string[]];
+  if (esm.join() !== cjs.join() || !esm.includes('createAuth')) throw new Error(`import() gave ${esm.join(', ')}; require() gave ${cjs.join(', ')}`);
+  return `${esm.length} exports: ${esm.join(', ')}`;
+}
+
 async function main(): Promise<void> {
   const { check, skip, finish } = createChecks();
   const breakName = process.env.CHECK_EXAMPLES_BREAK;
@@ -191,6 +207,7 @@ async function main(): Promise<void> {
   let tarball = '';
   if (!(await check('npm pack (runs the build)', async () => rel((tarball = await tarballFor(breakName)))))) finish();
   if (breakName) console.log(pc.yellow(`! CHECK_EXAMPLES_BREAK=${breakName}: the installed kit is broken on purpose`));
+  await check("Node ESM (vitest, SSR, scripts): import('wx-login-kit') loads, with the exports of require('wx-login-kit')", () => nodeEsm(tarball));
 
   // One emulator and one reference server for every example, on loopback.
   const secret = randomBytes(16).toString('hex');
