@@ -18,8 +18,9 @@ import zlib from 'node:zlib';
 import pc from 'picocolors';
 import { TARGET } from './build';
 
-// 3 KiB until the registry every module copy shares (createAuth name, getAuth, launch() via getApp) added ~150 B.
-const BUDGET = 3276;
+// 3 KiB until the registry every module copy shares (+150 B), 3.2 KiB until uploadFile,
+// downloadFile and abort (+365 B).
+const BUDGET = 3584;
 const ROOT = path.resolve(__dirname, '..');
 const BUTTON = path.join(ROOT, 'src/components/login-button/index');
 const gzip = (text: string) => zlib.gzipSync(text, { level: 9 }).length;

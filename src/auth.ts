@@ -1,12 +1,22 @@
 import { createCodeKeeper } from './code-keeper.js';
 import { createEmitter } from './emitter.js';
-import { HTTPError, LoginError, WxLoginKitError } from './errors.js';
+import { AbortError, HTTPError, LoginError, WxLoginKitError } from './errors.js';
 import { DEFAULTS, type AuthOptions, type ResolvedOptions } from './options.js';
-import { wxRequest } from './platform.js';
+import { wxSend } from './platform.js';
 import { register } from './registry.js';
 import { createTokenStore } from './token-store.js';
 import { originOf, resolveURL } from './url.js';
-import type { WxLike, WxObject, WxRequestOption, WxResponse } from './wx.js';
+import type {
+  WxDownloadFileOption,
+  WxDownloadFileResult,
+  WxLike,
+  WxObject,
+  WxRequestOption,
+  WxResponse,
+  WxTask,
+  WxUploadFileOption,
+  WxUploadFileResult,
+} from './wx.js';
 
 /** Events of {@link Auth.on}: `login` gets the new token, `error` every login or storage failure. */
 export interface AuthEvents {
@@ -15,11 +25,43 @@ export interface AuthEvents {
   error: WxLoginKitError;
 }
 
-/** `wx.request` options for {@link Auth.request}; `url` may be relative to `baseURL`. */
-export type RequestOptions = WxRequestOption & {
+/** What `request`, `uploadFile` and `downloadFile` take besides the platform's options. */
+export interface CallOptions {
   /** `false`: send no token and skip login and 401 handling. @default true */
   auth?: boolean;
-};
+  /** The answer's headers, before its body (`task.onHeadersReceived`). */
+  onHeadersReceived?: (res: { header: WxObject }) => void;
+}
+
+/** `wx.request` options for {@link Auth.request}; `url` may be relative to `baseURL`. */
+export type RequestOptions = WxRequestOption & CallOptions;
+
+/** `wx.uploadFile` options for {@link Auth.uploadFile}; `url` may be relative to `baseURL`. */
+export type UploadFileOptions = WxUploadFileOption &
+  CallOptions & {
+    /** Upload progress: `progress` in %, bytes sent and expected. */
+    onProgressUpdate?: (res: { progress: number; totalBytesSent: number; totalBytesExpectedToSend: number }) => void;
+  };
+
+/** `wx.downloadFile` options for {@link Auth.downloadFile}; `url` may be relative to `baseURL`. */
+export type DownloadFileOptions = WxDownloadFileOption &
+  CallOptions & {
+    /** Download progress: `progress` in %, bytes written and expected. */
+    onProgressUpdate?: (res: { progress: number; totalBytesWritten: number; totalBytesExpectedToWrite: number }) => void;
+  };
+
+/** What {@link Auth.uploadFile} resolves: the server's body as text (`data`) and, when it is JSON, parsed (`json`). */
+export interface UploadFileResult<T = unknown> extends WxUploadFileResult {
+  json: T | undefined;
+}
+
+/**
+ * A call's promise with `abort()`, as WeChat's tasks have (and `Taro.request`'s and
+ * `uni.request`'s promises). `abort()` rejects it with {@link AbortError} at once: before the call
+ * was sent (waiting for a login) nothing is sent; in flight the task is aborted; after it settled
+ * nothing happens. A login that other calls share goes on.
+ */
+export type AbortablePromise<T> = Promise<T> & { abort(): void };
 
 export type Auth = ReturnType<typeof createAuth>;
 
@@ -73,7 +115,7 @@ export function createAuth(options: AuthOptions) {
     const code = await codes.getCode().catch((err) => {
       throw new LoginError('WX_LOGIN', `wx.login failed (${err && err.errMsg})`, err);
     });
-    const res = await wxRequest(wx, { url: resolveURL(o.baseURL, path), method: 'POST', data: o.loginData(code) }).catch((err) => {
+    const res = await wxSend<WxResponse>(wx, 'request', { url: resolveURL(o.baseURL, path), method: 'POST', data: o.loginData(code) }).catch((err) => {
       throw new LoginError('NETWORK', `login POST ${path} got no answer`, err);
     });
     const status = res.statusCode;
@@ -152,31 +194,65 @@ export function createAuth(options: AuthOptions) {
     return login();
   }
 
-  async function request<T = unknown>(options: RequestOptions): Promise<WxResponse<T>> {
+  /**
+   * One mechanism for every call to the server (request, uploadFile, downloadFile): the token for
+   * trusted origins, the login it waits for, the 401 recovery, abort and progress.
+   */
+  function call<R extends { statusCode: number; data?: unknown }>(
+    kind: 'request' | 'uploadFile' | 'downloadFile',
+    options: (WxRequestOption | WxUploadFileOption | WxDownloadFileOption) & CallOptions & { onProgressUpdate?: (res: never) => void },
+    result: (raw: R) => R = (raw) => raw,
+  ): AbortablePromise<R> {
     const url = resolveURL(o.baseURL, options.url);
-    const method = options.method || 'GET';
-    const withToken = (token?: string) => {
+    const method = kind === 'uploadFile' ? 'POST' : (options as WxRequestOption).method || 'GET';
+    let task: WxTask | undefined;
+    let abort!: (err: AbortError) => void;
+    const aborted = new Promise<never>((_, reject) => (abort = reject));
+    let stopped: AbortError | undefined;
+    /** Throws once aborted: nothing is sent, and no login starts, after abort(). */
+    const live = () => {
+      if (stopped) throw stopped;
+    };
+    const send = (token?: string) => {
+      live();
       const header: WxObject = Object.assign({}, options.header);
       if (token) {
         // Ours replaces a caller's header of the same name, whatever its case.
         for (const k in header) if (k.toLowerCase() === o.tokenHeader.toLowerCase()) delete header[k];
         header[o.tokenHeader] = o.tokenScheme ? o.tokenScheme + ' ' + token : token;
       }
-      // No queue of our own: since base library 1.4.0 WeChat queues wx.request past its 10 concurrent.
-      return wxRequest<T>(wx, Object.assign({}, options, { url, header }));
+      // No queue of our own: since base library 1.4.0 WeChat queues calls past its 10 concurrent.
+      return wxSend<R>(wx, kind, Object.assign({}, options, { url, header }), (t) => {
+        task = t;
+        if (options.onProgressUpdate && t.onProgressUpdate) t.onProgressUpdate(options.onProgressUpdate);
+        if (options.onHeadersReceived && t.onHeadersReceived) t.onHeadersReceived(options.onHeadersReceived);
+      }).then(result);
     };
-    const check = (res: WxResponse<T>, detail?: string) => {
+    const check = (res: R, detail?: string) => {
       if (res.statusCode < 200 || res.statusCode > 299 || detail) throw new HTTPError(method, url, res.statusCode, res.data, detail);
       return res;
     };
+    // isUnauthorized reads a wx.request answer: give the others the same shape.
+    const unauthorized = (res: R) => o.isUnauthorized(Object.assign({ header: {}, cookies: [] }, res) as unknown as WxResponse);
 
-    if (options.auth === false || trusted.indexOf(originOf(url) as string) < 0) return check(await withToken());
-    let token = await (rejected ? relogin() : ensureLogin());
-    let res = await withToken(token);
-    if (!o.isUnauthorized(res)) return check(res);
-    token = await recover(token);
-    res = await withToken(token);
-    return check(res, o.isUnauthorized(res) ? ', still unauthorized after a new login' : '');
+    async function run(): Promise<R> {
+      if (options.auth === false || trusted.indexOf(originOf(url) as string) < 0) return check(await send());
+      let token = await Promise.race([rejected ? relogin() : ensureLogin(), aborted]);
+      let res = await send(token);
+      if (!unauthorized(res)) return check(res);
+      live();
+      token = await Promise.race([recover(token), aborted]);
+      res = await send(token);
+      return check(res, unauthorized(res) ? ', still unauthorized after a new login' : '');
+    }
+    const p = Promise.race([run(), aborted]) as unknown as AbortablePromise<R>;
+    // After the call settled this changes nothing: the race is decided, and aborting a finished
+    // task is a no-op in WeChat.
+    p.abort = () => {
+      abort((stopped = stopped || new AbortError(method, url)));
+      if (task && task.abort) task.abort();
+    };
+    return p;
   }
 
   const auth = {
@@ -208,10 +284,40 @@ export function createAuth(options: AuthOptions) {
     /**
      * `wx.request` with the token. Resolves `{data, statusCode, header, cookies}` for a 2xx.
      * Rejects {@link HTTPError} for another status, {@link NetworkError} when there was no answer,
-     * {@link LoginError} when no token could be had. After an unauthorized answer (see
-     * `isUnauthorized`) it logs in again once and retries once.
+     * {@link LoginError} when no token could be had, {@link AbortError} after `abort()`. After an
+     * unauthorized answer (see `isUnauthorized`) it logs in again once and retries once; calls
+     * rejected with the same token share that one login.
      */
-    request,
+    request<T = unknown>(options: RequestOptions): AbortablePromise<WxResponse<T>> {
+      return call<WxResponse<T>>('request', options);
+    },
+
+    /**
+     * `wx.uploadFile` with the token, and everything `request` does (401 recovery, abort, errors).
+     * Resolves `{data, json, statusCode}` for a 2xx: `data` is the body text, `json` it parsed
+     * (`undefined` when it is not JSON). A retry after a 401 sends the file again from `filePath`.
+     * https://developers.weixin.qq.com/miniprogram/dev/api/network/upload/wx.uploadFile.html
+     */
+    uploadFile<T = unknown>(options: UploadFileOptions): AbortablePromise<UploadFileResult<T>> {
+      return call<UploadFileResult<T>>('uploadFile', options, (raw) => {
+        let json: T | undefined;
+        try {
+          json = JSON.parse(raw.data);
+        } catch (e) {
+          // not JSON: `data` has the text
+        }
+        return { data: raw.data, json, statusCode: raw.statusCode };
+      });
+    },
+
+    /**
+     * `wx.downloadFile` with the token, and everything `request` does (401 recovery, abort,
+     * errors). Resolves `{tempFilePath, filePath?, statusCode}` for a 2xx.
+     * https://developers.weixin.qq.com/miniprogram/dev/api/network/download/wx.downloadFile.html
+     */
+    downloadFile(options: DownloadFileOptions): AbortablePromise<WxDownloadFileResult> {
+      return call<WxDownloadFileResult>('downloadFile', options);
+    },
 
     /**
      * A login code that is unused and younger than `codeRefreshInterval`, else a new `wx.login`.

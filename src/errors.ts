@@ -5,7 +5,7 @@
 
 /** Base class: `err instanceof WxLoginKitError` catches everything the kit throws. */
 export class WxLoginKitError extends Error {
-  override name: 'WxLoginKitError' | 'LoginError' | 'HTTPError' | 'NetworkError' = 'WxLoginKitError';
+  override name: 'WxLoginKitError' | 'LoginError' | 'HTTPError' | 'NetworkError' | 'AbortError' = 'WxLoginKitError';
   /** What led to this error: a `wx` fail result `{errMsg}`, another kit error, or `undefined`. */
   cause: unknown;
 
@@ -64,6 +64,18 @@ export class NetworkError extends WxLoginKitError {
     super(`${method} ${path(url)} got no answer (${err.errMsg}); check the network`, err);
     this.errMsg = err.errMsg || '';
     this.errno = err.errno;
+  }
+}
+
+/**
+ * The caller aborted the call (`promise.abort()`): nothing more was sent, and a login other calls
+ * share went on.
+ */
+export class AbortError extends WxLoginKitError {
+  override name = 'AbortError' as const;
+
+  constructor(method: string, url: string) {
+    super(`${method} ${path(url)} aborted by the caller; nothing more was sent`);
   }
 }
 

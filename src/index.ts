@@ -3,12 +3,24 @@
  * Everything public is exported here; everything else is internal.
  */
 export { createAuth } from './auth.js';
-export type { Auth, AuthEvents, RequestOptions } from './auth.js';
+export type { AbortablePromise, Auth, AuthEvents, CallOptions, DownloadFileOptions, RequestOptions, UploadFileOptions, UploadFileResult } from './auth.js';
 export { getAuth, getDefaultAuth } from './registry.js';
 export { DEFAULTS } from './options.js';
 export type { AuthOptions, LoginResult } from './options.js';
-export type { WxEvent, WxFail, WxLike, WxObject, WxRequestOption, WxResponse } from './wx.js';
-export { WxLoginKitError, LoginError, HTTPError, NetworkError } from './errors.js';
+export type {
+  WxDownloadFileOption,
+  WxDownloadFileResult,
+  WxEvent,
+  WxFail,
+  WxLike,
+  WxObject,
+  WxRequestOption,
+  WxResponse,
+  WxTask,
+  WxUploadFileOption,
+  WxUploadFileResult,
+} from './wx.js';
+export { WxLoginKitError, LoginError, HTTPError, NetworkError, AbortError } from './errors.js';
 export type { LoginErrorCode } from './errors.js';
 export type {
   ChooseAvatarEvent,

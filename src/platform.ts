@@ -1,5 +1,5 @@
 import { NetworkError } from './errors.js';
-import type { WxFail, WxLike, WxRequestOption, WxResponse } from './wx.js';
+import type { WxDownloadFileOption, WxFail, WxLike, WxRequestOption, WxTask, WxUploadFileOption } from './wx.js';
 
 /**
  * `wx.login` as a promise: resolves the `code`, rejects with the fail result `{errMsg}`. With a
@@ -10,17 +10,17 @@ export function wxLogin(wx: WxLike): Promise<string> {
 }
 
 /**
- * `wx.request` as a promise. Like `wx.request` it resolves for EVERY HTTP status; it rejects
- * {@link NetworkError} only when there was no answer at all.
+ * `wx.request`, `wx.uploadFile` or `wx.downloadFile` as a promise. Like WeChat it resolves for
+ * EVERY HTTP status; it rejects {@link NetworkError} only when there was no answer at all (an
+ * abort included). `onTask` gets the task the call returned (abort, progress).
  */
-export function wxRequest<T>(wx: WxLike, options: WxRequestOption): Promise<WxResponse<T>> {
+export function wxSend<R>(wx: WxLike, kind: 'request' | 'uploadFile' | 'downloadFile', options: WxRequestOption | WxUploadFileOption | WxDownloadFileOption, onTask?: (task: WxTask) => void): Promise<R> {
   return new Promise((resolve, reject) => {
-    wx.request(
-      Object.assign({}, options, {
-        // wx.request's own result: {data, statusCode, header, cookies, errMsg, ...}.
-        success: resolve as (res: WxResponse) => void,
-        fail: (err: WxFail) => reject(new NetworkError(options.method || 'GET', options.url, err)),
-      }),
-    );
+    const method = kind === 'uploadFile' ? 'POST' : (options as WxRequestOption).method || 'GET';
+    const send = wx[kind] as (o: object) => WxTask | undefined;
+    const fail = (err: WxFail) => reject(new NetworkError(method, options.url, err));
+    if (!send) return fail({ errMsg: `wx.${kind} is missing from options.wx` });
+    const task = send.call(wx, Object.assign({}, options, { success: resolve, fail }));
+    if (task && onTask) onTask(task);
   });
 }

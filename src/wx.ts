@@ -36,6 +36,66 @@ export interface WxRequestOption {
   useHighPerformanceMode?: boolean;
 }
 
+/**
+ * `wx.uploadFile` options (callbacks excluded): a multipart POST of the local file `filePath` as
+ * field `name`. https://developers.weixin.qq.com/miniprogram/dev/api/network/upload/wx.uploadFile.html
+ */
+export interface WxUploadFileOption {
+  /** Absolute, or (in `auth.uploadFile`) relative to `baseURL`. */
+  url: string;
+  /** A local path: a temporary file from chooseMedia, chooseAvatar, ... */
+  filePath: string;
+  /** The multipart field name of the file. */
+  name: string;
+  header?: WxObject;
+  /** Other multipart fields. */
+  formData?: WxObject;
+  /** ms. @default 60000 (or `networkTimeout.uploadFile` of app.json) */
+  timeout?: number;
+}
+
+/**
+ * `wx.downloadFile` options (callbacks excluded): a GET saved to a temporary file (or `filePath`).
+ * https://developers.weixin.qq.com/miniprogram/dev/api/network/download/wx.downloadFile.html
+ */
+export interface WxDownloadFileOption {
+  /** Absolute, or (in `auth.downloadFile`) relative to `baseURL`. */
+  url: string;
+  header?: WxObject;
+  /** Where to save the file (a `wx.env.USER_DATA_PATH` path); a temporary file when absent. */
+  filePath?: string;
+  /** ms. @default 60000 (or `networkTimeout.downloadFile` of app.json) */
+  timeout?: number;
+  enableHttp2?: boolean;
+  enableQuic?: boolean;
+}
+
+/** What `wx.uploadFile` gives `success`: the server's body as text. */
+export interface WxUploadFileResult {
+  data: string;
+  statusCode: number;
+}
+
+/** What `wx.downloadFile` gives `success`. */
+export interface WxDownloadFileResult {
+  /** The temporary file (absent when `filePath` was given). */
+  tempFilePath: string;
+  /** The `filePath` asked for, if any. */
+  filePath?: string;
+  statusCode: number;
+}
+
+/**
+ * The task a `wx.request`/`uploadFile`/`downloadFile` call returns: `abort()` and listeners.
+ * Progress: `{progress (%), totalBytesSent, totalBytesExpectedToSend}` for uploads,
+ * `{progress, totalBytesWritten, totalBytesExpectedToWrite}` for downloads.
+ */
+export interface WxTask {
+  abort?(): void;
+  onProgressUpdate?(listener: (res: never) => void): void;
+  onHeadersReceived?(listener: (res: { header: WxObject }) => void): void;
+}
+
 /** A `wx` fail result: `{errMsg, errno?}`. */
 export interface WxFail {
   errMsg: string;
@@ -51,6 +111,10 @@ export interface WxLike {
   // every version (whose results carry more fields, and whose dataType is narrower in 3.x) fit.
   login(option: { timeout?: number; success?(res: { code: string }): void; fail?(err: WxFail): void }): void;
   request(option: WxRequestOption & { success?(res: WxResponse): void; fail?(err: WxFail): void }): unknown;
+  /** Needed by `auth.uploadFile` only. */
+  uploadFile?(option: WxUploadFileOption & { success?(res: WxUploadFileResult): void; fail?(err: WxFail): void }): unknown;
+  /** Needed by `auth.downloadFile` only. */
+  downloadFile?(option: WxDownloadFileOption & { success?(res: WxDownloadFileResult): void; fail?(err: WxFail): void }): unknown;
   getStorageSync(key: string): unknown;
   setStorageSync(key: string, data: unknown): void;
   removeStorageSync(key: string): void;

@@ -12,6 +12,10 @@ export interface FakeRequest {
   method: string;
   data: unknown;
   header: Record<string, string>;
+  /** Absent for wx.request. */
+  kind?: 'uploadFile' | 'downloadFile';
+  /** The call's `timeout`, when it had one. */
+  timeout?: number;
 }
 export type Reply =
   | { statusCode: number; data?: unknown; header?: Record<string, string>; delay?: number }
@@ -35,7 +39,77 @@ export function createFakeWx(handler: Handler, latency = 10) {
     loginFailures: 0, // the next N wx.login calls fail
     requests: [] as FakeRequest[],
     maxActive: 0,
+    /** What each downloaded temporary file holds. */
+    files: new Map<string, unknown>(),
   };
+
+  let nextFile = 0;
+  const clone = (v: unknown) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
+
+  /**
+   * One network call of any kind, as WeChat runs them: at most 10 at once across request,
+   * uploadFile and downloadFile (the rest wait), asynchronous callbacks, and a task with abort()
+   * (fail `<kind>:fail abort`; a no-op once settled), onProgressUpdate (a progress event at 50%
+   * and 100% for uploads and downloads) and onHeadersReceived.
+   */
+  function send(
+    kind: 'request' | 'uploadFile' | 'downloadFile',
+    opts: { success?: (res: never) => void; fail?: (err: never) => void },
+    req: FakeRequest,
+    answer: (reply: Extract<Reply, { statusCode: number }>) => object,
+  ) {
+    const progress = new Set<(res: object) => void>();
+    const headers = new Set<(res: object) => void>();
+    let settled = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let started = false;
+    const finish = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      if (started) {
+        active--;
+        queued.shift()?.();
+      }
+      fn();
+    };
+    const fail = (errMsg: string, errno: number) => finish(() => opts.fail?.({ errMsg, errno } as never));
+    const task = {
+      abort: () => {
+        if (timer) clearTimeout(timer);
+        fail(`${kind}:fail abort`, 1);
+      },
+      onProgressUpdate: (l: (res: object) => void) => void progress.add(l),
+      onHeadersReceived: (l: (res: object) => void) => void headers.add(l),
+    };
+    const start = () => {
+      if (settled) return void queued.shift()?.(); // aborted while queued: never sent; its turn passes on
+      started = true;
+      active++;
+      state.maxActive = Math.max(state.maxActive, active);
+      state.requests.push(req);
+      void Promise.resolve(handler(req)).then((reply) => {
+        if (settled) return;
+        const total = 1000;
+        const sent = kind === 'uploadFile' ? 'totalBytesSent' : 'totalBytesWritten';
+        const expected = kind === 'uploadFile' ? 'totalBytesExpectedToSend' : 'totalBytesExpectedToWrite';
+        const delay = reply.delay ?? latency;
+        if (kind !== 'request') {
+          for (const l of progress) l({ progress: 50, [sent]: total / 2, [expected]: total });
+        }
+        timer = setTimeout(() => {
+          if ('fail' in reply) return fail(reply.fail, reply.errno ?? 5);
+          for (const l of headers) l({ header: reply.header ?? {} });
+          if (kind !== 'request') for (const l of progress) l({ progress: 100, [sent]: total, [expected]: total });
+          finish(() => opts.success?.(answer(reply) as never));
+        }, delay);
+      });
+    };
+    const timeout = (opts as { timeout?: number }).timeout;
+    if (timeout) req.timeout = timeout;
+    if (active >= MAX_REQUESTS) queued.push(start);
+    else start();
+    return task;
+  }
 
   const wx = {
     login(opts: WechatMiniprogram.LoginOption) {
@@ -53,33 +127,32 @@ export function createFakeWx(handler: Handler, latency = 10) {
     },
 
     request(opts: WechatMiniprogram.RequestOption) {
-      const req: FakeRequest = {
-        url: opts.url,
-        method: (opts.method ?? 'GET').toUpperCase(),
-        data: opts.data === undefined ? undefined : JSON.parse(JSON.stringify(opts.data)),
-        header: { ...(opts.header ?? {}) },
-      };
-      if (active >= MAX_REQUESTS) {
-        queued.push(() => wx.request(opts));
-        return;
-      }
-      active++;
-      state.maxActive = Math.max(state.maxActive, active);
-      state.requests.push(req);
-      void Promise.resolve(handler(req)).then((reply) => {
-        setTimeout(() => {
-          active--;
-          queued.shift()?.();
-          if ('fail' in reply) return opts.fail?.({ errMsg: reply.fail, errno: reply.errno ?? 5 } as WechatMiniprogram.RequestFailCallbackErr);
-          opts.success?.({
-            // wx.request hands a JSON body over parsed and anything else as text.
-            data: reply.data === undefined ? '' : JSON.parse(JSON.stringify(reply.data)),
-            statusCode: reply.statusCode,
-            header: reply.header ?? {},
-            cookies: [],
-            errMsg: 'request:ok',
-          } as unknown as WechatMiniprogram.RequestSuccessCallbackResult);
-        }, reply.delay ?? latency);
+      return send('request', opts, { url: opts.url, method: (opts.method ?? 'GET').toUpperCase(), data: clone(opts.data), header: { ...(opts.header ?? {}) } }, (reply) => ({
+        // wx.request hands a JSON body over parsed and anything else as text.
+        data: reply.data === undefined ? '' : clone(reply.data),
+        statusCode: reply.statusCode,
+        header: reply.header ?? {},
+        cookies: [],
+        errMsg: 'request:ok',
+      }));
+    },
+
+    /** Sends `{filePath, name, formData}` as the request's data; answers the body as TEXT, as WeChat does. */
+    uploadFile(opts: WechatMiniprogram.UploadFileOption) {
+      const data = { filePath: opts.filePath, name: opts.name, formData: clone(opts.formData) };
+      return send('uploadFile', opts, { url: opts.url, method: 'POST', data, header: { ...(opts.header ?? {}) }, kind: 'uploadFile' }, (reply) => ({
+        data: reply.data === undefined ? '' : typeof reply.data === 'string' ? reply.data : JSON.stringify(reply.data),
+        statusCode: reply.statusCode,
+        errMsg: 'uploadFile:ok',
+      }));
+    },
+
+    /** Answers a temporary file path holding the body (kept in `state.files`). */
+    downloadFile(opts: WechatMiniprogram.DownloadFileOption) {
+      return send('downloadFile', opts, { url: opts.url, method: 'GET', data: undefined, header: { ...(opts.header ?? {}) }, kind: 'downloadFile' }, (reply) => {
+        const tempFilePath = `wxfile://tmp_${++nextFile}`;
+        state.files.set(tempFilePath, reply.data);
+        return { tempFilePath, statusCode: reply.statusCode, errMsg: 'downloadFile:ok' };
       });
     },
 

@@ -6,6 +6,7 @@
  */
 import {
   createAuth,
+  AbortError,
   getAuth,
   getDefaultAuth,
   HTTPError,
@@ -70,6 +71,33 @@ export async function usage(wxObject: WxLike): Promise<void> {
   await auth.request({ urll: '/api/me' });
   // @ts-expect-error method is one of wx.request's
   await auth.request({ url: '/api/me', method: 'FETCH' });
+
+  const upload = auth.uploadFile<{ avatarId: string }>({ url: '/api/avatar', filePath: 'wxfile://tmp.png', name: 'avatar', onProgressUpdate: (p) => void p.totalBytesSent });
+  upload.abort();
+  const up = await upload;
+  const text: string = up.data;
+  const id: string | undefined = up.json?.avatarId;
+  void text;
+  void id;
+  // @ts-expect-error json may be undefined (the body was not JSON)
+  void up.json.avatarId;
+  // @ts-expect-error an upload needs the multipart field name
+  void auth.uploadFile({ url: '/api/avatar', filePath: 'wxfile://tmp.png' });
+  // @ts-expect-error upload progress has no totalBytesWritten
+  void auth.uploadFile({ url: '/a', filePath: 'f', name: 'n', onProgressUpdate: (p) => void p.totalBytesWritten });
+  const file = await auth.downloadFile({ url: '/api/files/1', onHeadersReceived: (h) => void h.header });
+  const path: string = file.tempFilePath;
+  void path;
+  // @ts-expect-error a download has no filePath to upload from, and no name
+  void auth.downloadFile({ url: '/f', name: 'x' });
+  try {
+    await auth.request({ url: '/x' }).catch((e: unknown) => Promise.reject(e));
+  } catch (err) {
+    if (err instanceof AbortError) {
+      const name: 'AbortError' = err.name;
+      void name;
+    }
+  }
 }
 
 // @ts-expect-error baseURL is required

@@ -25,7 +25,7 @@ const keepers = new WeakMap<object, () => void>();
  * throws are not instances of this copy's classes: tell them by name.
  */
 function isKitError(err: unknown): err is WxLoginKitError {
-  return err instanceof Error && /^(WxLoginKit|Login|HTTP|Network)Error$/.test(err.name);
+  return err instanceof Error && /^(WxLoginKit|Login|HTTP|Network|Abort)Error$/.test(err.name);
 }
 
 function authorized(d: Detail): boolean {
