@@ -6,6 +6,8 @@
  *   POST /auth/phone   {code, phoneCode? | encryptedData, iv} -> 200 {token, expiresIn, phoneNumber, purePhoneNumber, countryCode}
  *   POST /auth/profile {code, encryptedData, iv}          -> 200 {token, expiresIn, userInfo}
  *   GET  /api/me       Bearer                            -> 200 {openid}
+ *   POST /api/avatar   Bearer, multipart "avatar" image   -> 200 {id, url, mimeType, size}   (server/files.ts)
+ *   GET  /api/files/:id Bearer, the owner only            -> 200 the bytes
  *   POST /auth/logout  Bearer                            -> 200 {ok: true}
  *
  * The openid always comes from code2Session, never from decrypted data: AES-CBC lets a client
@@ -24,6 +26,7 @@ import Fastify, {
   type FastifyServerOptions,
 } from 'fastify';
 import { hashToken, newToken } from './crypto';
+import { fileRoutes } from './files';
 import { createMemoryStore, type Session, type SessionStore } from './store';
 import { createWechatClient, WechatApiError, WechatUnreachableError, type Code2SessionResult } from './wechat';
 import { decryptData, DecryptError } from './wechat-crypto';
@@ -39,8 +42,10 @@ export interface ServerOptions {
   now?: () => number;
   /** false, true, or pino options (`redact` is extended, not replaced). @default false */
   logger?: boolean | Record<string, unknown>;
-  /** Largest request body, bytes. @default 16384 */
+  /** Largest JSON request body, bytes. @default 16384 */
   bodyLimit?: number;
+  /** Largest avatar upload (POST /api/avatar), bytes. @default 1048576 */
+  maxAvatarBytes?: number;
 }
 
 /** What `requireAuth` puts on the request. */
@@ -306,6 +311,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   );
 
   app.get('/api/me', { preHandler: requireAuth }, async (request) => ({ openid: request.auth!.session.openid }));
+  void app.register(fileRoutes, { requireAuth, sendError, maxAvatarBytes: opts.maxAvatarBytes });
 
   app.post('/auth/logout', { preHandler: requireAuth }, async (request) => {
     await store.delete(request.auth!.tokenHash);
