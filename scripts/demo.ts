@@ -15,7 +15,7 @@ import { runJourney } from './journey';
 runJourney({ log: (line) => console.log(line) })
   .then((result) => {
     console.log('');
-    console.log(pc.bold('counts'), `wx.login ${result.counts.login}, login POSTs ${result.counts.loginPosts}, wx.request ${result.counts.request}`);
+    console.log(pc.bold('counts'), `wx.login ${result.counts.login}, login POSTs ${result.counts.loginPosts}, wx.request ${result.counts.request}, wx.uploadFile ${result.counts.uploadFile}, wx.downloadFile ${result.counts.downloadFile}`);
     console.log(pc.green(pc.bold(`✔ all ${result.steps} steps behaved`)));
     process.exit(0);
   })

@@ -5,6 +5,7 @@
  */
 import FakeTimers from '@sinonjs/fake-timers';
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import pc from 'picocolors';
 import { buildServer } from '../server/app';
@@ -31,7 +32,7 @@ const flush = () => new Promise((resolve) => setImmediate(resolve));
 
 export interface JourneyResult {
   steps: number;
-  counts: { login: number; loginPosts: number; request: number };
+  counts: { login: number; loginPosts: number; request: number; uploadFile: number; downloadFile: number };
 }
 
 export async function runJourney({ log }: { log: (line: string) => void }): Promise<JourneyResult> {
@@ -55,6 +56,7 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
   const next = (match: (e: WxTrace) => boolean) => new Promise<void>((resolve) => waiters.push({ match, resolve }));
   const trace = (e: WxTrace) => {
     for (const w of waiters.splice(0)) (w.match(e) ? w.resolve() : waiters.push(w));
+    if (e.kind === 'sent') return;
     if (e.kind === 'wx.login') {
       lastCode = e.code ?? lastCode;
       log(`    ${pc.magenta('wx.login')} -> ${e.code ? `a code (${e.code.length} chars, not shown: it is a credential for 5 minutes)` : e.errMsg}`);
@@ -64,7 +66,8 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
       if (p === '/auth/login') loginPosts++;
       const status = e.statusCode ?? e.errMsg;
       const color = e.statusCode && e.statusCode < 300 ? pc.green : pc.red;
-      log(`    ${pc.blue(`${e.method} ${p}`)}${e.authorized ? pc.dim(' [Bearer token]') : ''} -> ${color(String(status))}`);
+      const api = e.api === 'request' ? '' : pc.dim(` (wx.${e.api})`);
+      log(`    ${pc.blue(`${e.method} ${p}`)}${api}${e.authorized ? pc.dim(' [Bearer token]') : ''} -> ${color(String(status))}`);
     }
   };
   const client = createNodeWx({ emulatorBase, appid: APPID, user: 'alice', extConfig: { baseURL }, onTrace: trace });
@@ -104,6 +107,8 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
     login: client.counts.login - snapshot.login,
     loginPosts: loginPosts - snapshot.loginPosts,
     request: client.counts.request - snapshot.request,
+    upload: client.counts.uploadFile - snapshot.uploadFile,
+    download: client.counts.downloadFile - snapshot.downloadFile,
   });
   function expect(what: string, ok: boolean, detail = '') {
     if (!ok) throw new Error(`expected ${what}${detail ? `, got ${detail}` : ''}`);
@@ -174,6 +179,46 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
       expect('GET /api/me 200 with the restored token', run.page.data.status === 'logged in' && run.page.data.openid === openid, run.page.data.status);
       expect('still no wx.login, one request', d.login === 0 && d.request === 1, JSON.stringify(d));
     });
+
+    // An avatar as wx.chooseMedia/chooseAvatar would hand it over: a temporary local file.
+    const avatarPath = path.join(appDir, '..', 'avatar.png');
+    const avatar = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), randomBytes(2048)]);
+    fs.writeFileSync(avatarPath, avatar);
+    let avatarUrl = '';
+    await step('upload an avatar: auth.uploadFile (wx.uploadFile, multipart) to POST /api/avatar', async () => {
+      const progress: number[] = [];
+      const res = await run.auth.uploadFile<{ id: string; url: string; size: number }>({ url: '/api/avatar', filePath: avatarPath, name: 'avatar', onProgressUpdate: (p) => progress.push(p.progress) });
+      const d = since();
+      avatarUrl = res.json?.url ?? '';
+      expect('200 with the file id, the size as sent', res.statusCode === 200 && res.json?.size === avatar.length && /^\/api\/files\//.test(avatarUrl), res.data);
+      expect('one upload with the token, no login', d.upload === 1 && d.login === 0 && d.loginPosts === 0, JSON.stringify(d));
+      expect('upload progress reached the caller', progress.at(-1) === 100, JSON.stringify(progress));
+    });
+
+    await step('download it: auth.downloadFile (wx.downloadFile) from GET /api/files/:id', async () => {
+      const res = await run.auth.downloadFile({ url: avatarUrl });
+      const d = since();
+      expect('200, a temporary file with the very bytes uploaded', res.statusCode === 200 && fs.readFileSync(res.tempFilePath).equals(avatar), res.tempFilePath);
+      expect('one download with the token, no login', d.download === 1 && d.login === 0, JSON.stringify(d));
+    });
+
+    await step(`server expires the token again: the upload gets 401, one re-login, the file is sent again`, async () => {
+      serverClockOffset += (TOKEN_TTL_S + 1) * 1000;
+      const res = await run.auth.uploadFile<{ size: number }>({ url: '/api/avatar', filePath: avatarPath, name: 'avatar' });
+      const d = since();
+      expect('200 after the retry', res.statusCode === 200 && res.json?.size === avatar.length, res.data);
+      expect('two uploads (401, then the retry), one wx.login, one POST /auth/login', d.upload === 2 && d.login === 1 && d.loginPosts === 1, JSON.stringify(d));
+    });
+
+    await step('abort mid-flight: abort() once the upload has left', async () => {
+      const call = run.auth.uploadFile({ url: '/api/avatar', filePath: avatarPath, name: 'avatar' });
+      await next((e) => e.kind === 'sent' && e.api === 'uploadFile').then(() => call.abort());
+      const err = await call.then(() => null, (e: Error) => e);
+      await flush();
+      const d = since();
+      expect('rejects AbortError', err?.name === 'AbortError', String(err));
+      expect('nothing more sent, nobody logged in', d.upload === 1 && d.request === 0 && d.login === 0 && d.loginPosts === 0, JSON.stringify(d));
+    });
     run.page.detach();
 
     let loginPage!: PageComponent;
@@ -239,7 +284,7 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
     });
     loginPage.detach();
 
-    return { steps: stepCount, counts: { login: client.counts.login, loginPosts, request: client.counts.request } };
+    return { steps: stepCount, counts: { login: client.counts.login, loginPosts, request: client.counts.request, uploadFile: client.counts.uploadFile, downloadFile: client.counts.downloadFile } };
   } finally {
     clock?.uninstall();
     await server.close();

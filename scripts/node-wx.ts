@@ -4,11 +4,15 @@
  * Callbacks are asynchronous and follow WeChat's contract: `request` calls `success` for every
  * HTTP status and `fail` only when there was no answer.
  */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { createWxStorage } from './wx-storage';
 
 export type WxTrace =
   | { kind: 'wx.login'; code?: string; errMsg: string }
-  | { kind: 'wx.request'; method: string; url: string; statusCode?: number; errMsg?: string; authorized: boolean; data?: unknown };
+  | { kind: 'sent'; api: 'request' | 'uploadFile' | 'downloadFile'; url: string }
+  | { kind: 'wx.request'; api: 'request' | 'uploadFile' | 'downloadFile'; method: string; url: string; statusCode?: number; errMsg?: string; authorized: boolean; data?: unknown };
 
 export interface NodeWxOptions {
   /** Base URL of the WeChat API emulator. */
@@ -26,13 +30,16 @@ const MAX_REQUESTS = 10;
 export function createNodeWx(opts: NodeWxOptions) {
   const storage = createWxStorage();
   const showListeners = new Set<(res: unknown) => void>();
-  const counts = { login: 0, request: 0 };
+  const counts = { login: 0, request: 0, uploadFile: 0, downloadFile: 0 };
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wx-login-kit-demo-'));
+  let nextFile = 0;
   let active = 0;
   const queued: Array<() => void> = [];
   const trace = (e: WxTrace) => opts.onTrace?.(e);
 
   async function fetchJSON(url: string, init: RequestInit, timeoutMs: number) {
-    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+    const res = await fetch(url, { ...init, signal });
     const text = await res.text();
     let data: unknown = text;
     try {
@@ -43,6 +50,67 @@ export function createNodeWx(opts: NodeWxOptions) {
     const header: Record<string, string> = {};
     res.headers.forEach((v, k) => (header[k] = v));
     return { data, statusCode: res.status, header, cookies: res.headers.getSetCookie() };
+  }
+
+  /**
+   * One network call as WeChat runs it: at most 10 at once across request, uploadFile and
+   * downloadFile (the rest wait their turn), `success` for every HTTP status, `fail` only when
+   * there was no answer, and a task with `abort()` (fail `<api>:fail abort`) and `onProgressUpdate`.
+   */
+  function call(
+    api: 'request' | 'uploadFile' | 'downloadFile',
+    o: { url: string; data?: unknown; success?: (res: never) => void; fail?: (err: never) => void },
+    method: string,
+    header: Record<string, string>,
+    send: (signal: AbortSignal, progress: (res: object) => void) => Promise<{ statusCode: number }>,
+  ) {
+    const authorized = Object.keys(header).some((k) => k.toLowerCase() === 'authorization');
+    const controller = new AbortController();
+    const listeners = new Set<(res: object) => void>();
+    let settled = false;
+    let started = false;
+    const done = () => {
+      settled = true;
+      if (started) {
+        active--;
+        queued.shift()?.();
+      }
+    };
+    const fail = (errMsg: string) => {
+      if (settled) return;
+      done();
+      trace({ kind: 'wx.request', api, method, url: o.url, errMsg, authorized, data: o.data });
+      o.fail?.({ errMsg, errno: 600001 } as never);
+    };
+    const start = () => {
+      if (settled) return void queued.shift()?.();
+      started = true;
+      active++;
+      counts[api]++;
+      const answered = send(controller.signal, (res) => listeners.forEach((l) => l(res)));
+      // The call has left (fetch started): no answer can have come back yet.
+      trace({ kind: 'sent', api, url: o.url });
+      answered.then(
+        (res) => {
+          if (settled) return;
+          done();
+          trace({ kind: 'wx.request', api, method, url: o.url, statusCode: res.statusCode, authorized, data: o.data });
+          o.success?.(res as never);
+        },
+        (err: Error) => fail(controller.signal.aborted ? `${api}:fail abort` : err.name === 'TimeoutError' ? `${api}:fail timeout` : `${api}:fail ${err.message}`),
+      );
+    };
+    // Past 10 in flight WeChat queues the rest (base library 1.4.0+).
+    if (active >= MAX_REQUESTS) queued.push(start);
+    else start();
+    return {
+      abort() {
+        controller.abort();
+        if (!started) fail(`${api}:fail abort`);
+      },
+      onProgressUpdate: (l: (res: object) => void) => void listeners.add(l),
+      onHeadersReceived: () => undefined,
+    };
   }
 
   const wx = {
@@ -69,37 +137,49 @@ export function createNodeWx(opts: NodeWxOptions) {
     request(o: WechatMiniprogram.RequestOption) {
       const method = (o.method ?? 'GET').toUpperCase();
       const header = { ...(o.header ?? {}) } as Record<string, string>;
-      const authorized = Object.keys(header).some((k) => k.toLowerCase() === 'authorization');
-      const fail = (errMsg: string, errno: number) => {
-        trace({ kind: 'wx.request', method, url: o.url, errMsg, authorized, data: o.data });
-        o.fail?.({ errMsg, errno } as WechatMiniprogram.RequestFailCallbackErr);
-      };
-      // Past 10 in flight WeChat queues the rest (base library 1.4.0+).
-      if (active >= MAX_REQUESTS) {
-        queued.push(() => wx.request(o));
-        return;
-      }
-      counts.request++;
-      active++;
       let body: string | undefined;
       if (o.data !== undefined && method !== 'GET') {
         body = typeof o.data === 'string' ? o.data : JSON.stringify(o.data);
         if (!Object.keys(header).some((k) => k.toLowerCase() === 'content-type')) header['content-type'] = 'application/json';
       }
-      fetchJSON(o.url, { method, headers: header, body }, o.timeout ?? 60_000)
-        .then(
-          (res) => {
-            active--;
-            queued.shift()?.();
-            trace({ kind: 'wx.request', method, url: o.url, statusCode: res.statusCode, authorized, data: o.data });
-            o.success?.({ ...res, errMsg: 'request:ok' } as unknown as WechatMiniprogram.RequestSuccessCallbackResult);
-          },
-          (err: Error) => {
-            active--;
-            queued.shift()?.();
-            fail(err.name === 'TimeoutError' ? 'request:fail timeout' : `request:fail ${err.message}`, 600001);
-          },
-        );
+      return call('request', o, method, header, async (signal) => {
+        const res = await fetchJSON(o.url, { method, headers: header, body, signal }, o.timeout ?? 60_000);
+        return { ...res, errMsg: 'request:ok' };
+      });
+    },
+
+    /** A real multipart POST of the file at `filePath` (field `name`) plus `formData`; `data` is the body as text. */
+    uploadFile(o: WechatMiniprogram.UploadFileOption) {
+      const header = { ...(o.header ?? {}) } as Record<string, string>;
+      return call('uploadFile', o, 'POST', header, async (signal, progress) => {
+        const form = new FormData();
+        for (const [k, v] of Object.entries(o.formData ?? {})) form.append(k, String(v));
+        const bytes = fs.readFileSync(o.filePath);
+        const type = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp' }[path.extname(o.filePath).toLowerCase()] ?? 'application/octet-stream';
+        form.append(o.name, new Blob([new Uint8Array(bytes)], { type }), path.basename(o.filePath));
+        const res = await fetch(o.url, { method: 'POST', headers: header, body: form, signal: AbortSignal.any([signal, AbortSignal.timeout(o.timeout ?? 60_000)]) });
+        progress({ progress: 100, totalBytesSent: bytes.length, totalBytesExpectedToSend: bytes.length });
+        return { data: await res.text(), statusCode: res.status, errMsg: 'uploadFile:ok' };
+      });
+    },
+
+    /** A real GET saved to a temporary file; progress as the body arrives. */
+    downloadFile(o: WechatMiniprogram.DownloadFileOption) {
+      const header = { ...(o.header ?? {}) } as Record<string, string>;
+      return call('downloadFile', o, 'GET', header, async (signal, progress) => {
+        const res = await fetch(o.url, { headers: header, signal: AbortSignal.any([signal, AbortSignal.timeout(o.timeout ?? 60_000)]) });
+        const total = Number(res.headers.get('content-length') ?? 0);
+        const chunks: Uint8Array[] = [];
+        let written = 0;
+        for await (const chunk of (res.body ?? []) as unknown as AsyncIterable<Uint8Array>) {
+          chunks.push(chunk as Uint8Array);
+          written += (chunk as Uint8Array).length;
+          progress({ progress: total ? Math.round((written / total) * 100) : 0, totalBytesWritten: written, totalBytesExpectedToWrite: total });
+        }
+        const tempFilePath = o.filePath ?? path.join(tmp, `tmp_${++nextFile}`);
+        fs.writeFileSync(tempFilePath, Buffer.concat(chunks));
+        return { tempFilePath, ...(o.filePath ? { filePath: o.filePath } : {}), statusCode: res.status, errMsg: 'downloadFile:ok' };
+      });
     },
 
     getStorageSync: storage.getStorageSync,
