@@ -26,11 +26,11 @@ it('exits 1 naming the step when something misbehaves: a server that rejects eve
   expect(err!.stdout).not.toContain('steps behaved');
 }, 60_000);
 
-it('npm start runs the whole login journey, the button journey included, and exits 0 with the expected counts', async () => {
+it('npm start runs the whole login journey, uploads and downloads and the button journey included, and exits 0 with the expected counts', async () => {
   const { stdout } = await runDemo();
   const lines = stdout.split('\n');
-  const steps = lines.filter((l) => /^\d\. /.test(l));
-  expect(steps.map((l) => l.replace(/ .*/, ''))).toEqual(['1.', '2.', '3.', '4.', '5.', '6.', '7.', '8.', '9.']);
+  const steps = lines.filter((l) => /^\d+\. /.test(l));
+  expect(steps.map((l) => l.replace(/ .*/, ''))).toEqual(['1.', '2.', '3.', '4.', '5.', '6.', '7.', '8.', '9.', '10.', '11.', '12.', '13.']);
   const traceOf = (i: number) =>
     lines
       .slice(lines.indexOf(steps[i]) + 1, i + 1 < steps.length ? lines.indexOf(steps[i + 1]) : undefined)
@@ -45,16 +45,26 @@ it('npm start runs the whole login journey, the button journey included, and exi
     'GET /api/me [Bearer token] -> 200',
   ]);
   expect(traceOf(3)).toEqual(['GET /api/me [Bearer token] -> 200']); // relaunch: no wx.login
+  // Files: upload, download, upload after expiry (401 -> one re-login -> sent again), abort.
+  expect(traceOf(4)).toEqual(['POST /api/avatar [Bearer token] -> 200']);
+  expect(traceOf(5).map((l) => l.replace(/files\/[A-Za-z0-9_-]{22}/, 'files/<id>'))).toEqual(['GET /api/files/<id> [Bearer token] -> 200']);
+  expect(traceOf(6)).toEqual([
+    'POST /api/avatar [Bearer token] -> 401',
+    'wx.login -> a code',
+    'POST /auth/login -> 200',
+    'POST /api/avatar [Bearer token] -> 200',
+  ]);
+  expect(traceOf(7)).toEqual(['POST /api/avatar [Bearer token] -> uploadFile:fail abort']);
   // The button: prefetch, refresh after 4 simulated minutes, deny sends nothing, allow POSTs first.
-  expect(traceOf(4)).toEqual(['wx.login -> a code']);
-  expect(traceOf(5)).toEqual(['wx.login -> a code']);
-  expect(traceOf(6)).toEqual([]);
+  expect(traceOf(8)).toEqual(['wx.login -> a code']);
+  expect(traceOf(9)).toEqual(['wx.login -> a code']);
+  expect(traceOf(10)).toEqual([]);
   // The refill for the next tap and the phone POST run side by side: their order varies.
-  expect(traceOf(7).sort()).toEqual(['POST /auth/phone -> 200', 'wx.login -> a code']);
+  expect(traceOf(11).sort()).toEqual(['POST /auth/phone -> 200', 'wx.login -> a code']);
   expect(stdout).toContain('✔ POST /auth/phone carried the code fetched before the tap');
   expect(stdout).toMatch(/page shows the phone number \(1\d{10}\)/);
   expect(stdout).toContain('wx.login with a button on screen: 15 calls in 60 min = 0.25 per minute');
-  expect(stdout).toContain('counts wx.login 20, login POSTs 2, wx.request 7');
-  expect(stdout).toContain('✔ all 9 steps behaved');
+  expect(stdout).toContain('counts wx.login 21, login POSTs 3, wx.request 8, wx.uploadFile 4, wx.downloadFile 1');
+  expect(stdout).toContain('✔ all 13 steps behaved');
   expect(stdout).not.toMatch(/[A-Za-z0-9_-]{43}/); // no token printed
 }, 60_000);
