@@ -4,6 +4,8 @@
  *   POST /api/avatar      multipart/form-data, the image in field "avatar" (wx.uploadFile with
  *                         name: 'avatar')      -> 200 {id, url, mimeType, size}
  *   GET  /api/files/:id   the file, to its owner only (wx.downloadFile) -> 200 the bytes
+ *   POST /api/profile     JSON {nickname, avatarId?} (what <login-profile> saves)
+ *                                              -> 200 {openid, nickname, avatarUrl}
  *
  * Multipart parsing is @fastify/multipart's. The type is judged by the file's first bytes (PNG,
  * JPEG, WebP), not by the name or the part's Content-Type a client chose. Files live in memory
@@ -21,6 +23,9 @@ export interface FileRoutesOptions {
   /** Files kept in memory. @default 1000 */
   maxFiles?: number;
 }
+
+/** Longest nickname, in characters (code points). */
+const MAX_NICKNAME = 32;
 
 const SIGNATURES: Array<[mime: string, test: (b: Buffer) => boolean]> = [
   ['image/png', (b) => b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))],
@@ -67,6 +72,40 @@ export async function fileRoutes(app: FastifyInstance, opts: FileRoutesOptions):
     if (files.size > maxFiles) files.delete(files.keys().next().value as string);
     return { id, url: `/api/files/${id}`, mimeType: type[0], size: bytes.length };
   });
+
+  const profiles = new Map<string, { nickname: string; avatarId?: string }>();
+
+  app.post(
+    '/api/profile',
+    {
+      preHandler: opts.requireAuth,
+      schema: {
+        body: {
+          type: 'object',
+          required: ['nickname'],
+          additionalProperties: false,
+          properties: { nickname: { type: 'string', maxLength: 256 }, avatarId: { type: 'string', maxLength: 64 } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const { openid } = request.auth!.session;
+      const body = request.body as { nickname: string; avatarId?: string };
+      const nickname = body.nickname.trim();
+      // Code points, not UTF-16 units: an emoji counts once. WeChat's nickname input already
+      // checked the content (bindnicknamereview); this is the server's own bound.
+      const length = Array.from(nickname).length;
+      if (length < 1 || length > MAX_NICKNAME || /[\p{Cc}\p{Cf}\u2028\u2029]/u.test(nickname)) {
+        return sendError(reply, 400, 'invalid_nickname', `The nickname must be 1 to ${MAX_NICKNAME} characters with no control characters.`);
+      }
+      if (body.avatarId !== undefined && files.get(body.avatarId)?.openid !== openid) {
+        return sendError(reply, 400, 'unknown_avatar', 'No avatar of yours has that id. Upload it with POST /api/avatar first.');
+      }
+      const avatarId = body.avatarId ?? profiles.get(openid)?.avatarId;
+      profiles.set(openid, { nickname, avatarId });
+      return { openid, nickname, avatarUrl: avatarId ? `/api/files/${avatarId}` : null };
+    },
+  );
 
   app.get('/api/files/:id', { preHandler: opts.requireAuth }, async (request, reply) => {
     const { id } = request.params as { id: string };

@@ -84,3 +84,39 @@ describe('POST /api/avatar and GET /api/files/:id', () => {
     expect(await two.json()).toMatchObject({ error: 'too_many_parts' });
   });
 });
+
+describe('POST /api/profile', () => {
+  async function save(token: string, body: unknown) {
+    const res = await fetch(`${stack.serverUrl}/api/profile`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  it('saves the nickname (trimmed, emoji counted once) with the user\'s own avatar', async () => {
+    const token = await tokenOf('frank');
+    const uploaded = (await (await upload(token, 'avatar', PNG)).json()) as { id: string };
+    const nickname = `  ${'猫'.repeat(30)}😀🐱  `;
+    const res = await save(token, { nickname, avatarId: uploaded.id });
+    expect(res).toEqual({ status: 200, body: expect.objectContaining({ nickname: nickname.trim(), avatarUrl: `/api/files/${uploaded.id}` }) });
+    expect(res.body.openid).toMatch(/^o/);
+  });
+
+  it.each([
+    ['an empty nickname', { nickname: '   ' }, 'invalid_nickname'],
+    ['a nickname of 33 characters', { nickname: 'a'.repeat(33) }, 'invalid_nickname'],
+    ['a control character', { nickname: 'bad\u0007name' }, 'invalid_nickname'],
+    ['a zero-width format character', { nickname: 'a\u200bb' }, 'invalid_nickname'],
+    ['a nickname that is not a string', { nickname: 42 }, 'invalid_request'],
+    ['no nickname', { avatarId: 'x' }, 'invalid_request'],
+  ])('%s: 400 %s', async (_name, body, error) => {
+    const res = await save(await tokenOf('grace'), body);
+    expect(res.status).toBe(400);
+    expect(res.body.error).toBe(error);
+  });
+
+  it("another user's avatar id: 400 unknown_avatar", async () => {
+    const owner = await tokenOf('heidi');
+    const { id } = (await (await upload(owner, 'avatar', PNG)).json()) as { id: string };
+    const res = await save(await tokenOf('ivan'), { nickname: 'Ivan', avatarId: id });
+    expect(res).toMatchObject({ status: 400, body: { error: 'unknown_avatar' } });
+  });
+});
