@@ -3,6 +3,7 @@
  * `<login-button>`. Types only: nothing here exists at run time.
  */
 import type { WxLoginKitError } from './errors.js';
+import type { OpenTypeFailReason } from './open-type.js';
 import type { WxEvent, WxObject } from './wx.js';
 
 /**
@@ -27,12 +28,13 @@ export type ChooseAvatarEvent = WxEvent<{ avatarUrl: string }>;
 export type LoginButtonSuccessEvent<T extends WxObject = WxObject> = WxEvent<T>;
 
 /**
- * `bind:fail` detail of `<login-button>`: `denied` when the user said no (nothing was sent),
- * `network` when there was no answer (`NetworkError`) or `wx.login` failed (`LoginError` code
- * `WX_LOGIN`), `server` for an HTTP error (`HTTPError`).
+ * `bind:fail` detail of `<login-button>`. Nothing was sent for `denied`, `privacy`, `quota` and
+ * `unsupported` (see {@link OpenTypeFailReason}; WeChat's `errMsg` and `errno` are kept); `network`
+ * when there was no answer (`NetworkError`) or `wx.login` failed (`LoginError` code `WX_LOGIN`),
+ * `server` for an HTTP error (`HTTPError`).
  */
 export type LoginButtonFailDetail =
-  | { reason: 'denied'; errMsg: string }
+  | { reason: OpenTypeFailReason; errMsg: string; errno?: number }
   | { reason: 'network' | 'server'; error: WxLoginKitError };
 
 /** `bind:fail` of `<login-button>`. */

@@ -29,5 +29,6 @@ export type {
   LoginButtonFailEvent,
   LoginButtonSuccessEvent,
 } from './events.js';
+export type { OpenTypeFailReason } from './open-type.js';
 // Not exported: the token store, code keeper, emitter and URL helpers are internals of createAuth;
 // <login-button> is used from WXML (usingComponents), not imported.

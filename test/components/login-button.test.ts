@@ -18,7 +18,7 @@ beforeAll(() => {
   hostId = simulate.load({
     compiler: 'simulate' as const,
     usingComponents: { 'login-button': buttonId },
-    template: `<login-button id="btn" auth="{{authName}}" open-type="{{openType}}" path="{{path}}" bind:success="onSuccess" bind:fail="onFail">Log in with phone</login-button>`,
+    template: `<login-button id="btn" auth="{{authName}}" open-type="{{openType}}" path="{{path}}" bind:success="onSuccess" bind:fail="onFail" bind:agreeprivacy="onAgreePrivacy">Log in with phone</login-button>`,
     properties: { authName: { type: String, value: 'default' }, openType: { type: String, value: 'getPhoneNumber' }, path: { type: String, value: '' } },
     methods: {
       onSuccess(e: WechatMiniprogram.CustomEvent<Record<string, unknown>>) {
@@ -26,6 +26,9 @@ beforeAll(() => {
       },
       onFail(e: WechatMiniprogram.CustomEvent<Record<string, unknown>>) {
         seen.push(['fail', e.detail]);
+      },
+      onAgreePrivacy(e: WechatMiniprogram.CustomEvent<Record<string, unknown>>) {
+        seen.push(['agreeprivacy', e.detail]);
       },
     },
   }) as unknown as string;
@@ -114,16 +117,26 @@ describe('keeping a fresh code', () => {
 });
 
 describe('the tap', () => {
+  // WeChat's own strings and errnos (errno 104/112: the privacy guide; 1400001: the phone-number
+  // quota); errno decides first, errMsg second, and anything unknown is `denied`.
   it.each([
-    ['getPhoneNumber:fail user deny'],
-    ['getPhoneNumber:fail:user cancel'],
-    ['getPhoneNumber:fail privacy permission is not authorized'],
-  ])('on deny (%s) emits fail {reason: denied} and sends nothing', async (errMsg) => {
+    ['user said no', { errMsg: 'getPhoneNumber:fail user deny' }, 'denied'],
+    ['user cancelled', { errMsg: 'getPhoneNumber:fail:user cancel' }, 'denied'],
+    ['privacy not agreed (104)', { errMsg: 'getPhoneNumber:fail privacy permission is not authorized', errno: 104 }, 'privacy'],
+    ['privacy not agreed, bare errMsg (some Android clients)', { errMsg: 'privacy permission is not authorized', errno: 104 }, 'privacy'],
+    ['API not declared in the privacy guide (112)', { errMsg: 'getPhoneNumber:fail api scope is not declared in the privacy agreement', errno: 112 }, 'privacy'],
+    ['privacy, errMsg only (no errno)', { errMsg: 'getPhoneNumber:fail privacy permission is not authorized' }, 'privacy'],
+    ['quota used up (1400001)', { errMsg: 'getPhoneNumber:fail', errno: 1400001 }, 'quota'],
+    ['errno decides before errMsg', { errMsg: 'getPhoneNumber:fail user deny', errno: 104 }, 'privacy'],
+    ['no permission (personal account)', { errMsg: 'getPhoneNumber:fail no permission' }, 'unsupported'],
+    ['an unknown failure', { errMsg: 'getPhoneNumber:fail something new', errno: 999 }, 'denied'],
+    ['no detail at all', {}, 'denied'],
+  ])('%s: emits fail with that reason, WeChat\'s errMsg and errno, and sends nothing', async (_name, detail, reason) => {
     const { host, tap } = mount();
     await jest.advanceTimersByTimeAsync(10);
-    tap('getphonenumber', { errMsg });
+    tap('getphonenumber', detail);
     await jest.advanceTimersByTimeAsync(100);
-    expect(seen).toEqual([['fail', { reason: 'denied', errMsg }]]);
+    expect(seen).toEqual([['fail', { reason, errMsg: (detail as { errMsg?: string }).errMsg ?? '', errno: (detail as { errno?: number }).errno }]]);
     expect(phonePosts()).toHaveLength(0);
     host.detach();
   });
@@ -294,6 +307,69 @@ describe('finding the app\'s instance', () => {
     expect(shopServer.fake.state.requests.at(-1)).toMatchObject({ url: 'https://shop.example.com/auth/phone', data: { phoneCode: 'p-1' } });
     expect(server.fake.state.loginCalls + server.fake.state.requests.length).toBe(0);
     expect(seen[0][0]).toBe('success');
+    host.detach();
+  });
+});
+
+describe('privacy authorization (base library 2.32.3+)', () => {
+  const privacyOf = (host: ReturnType<typeof mount>['host']) => (host.querySelector('#btn') as unknown as { data: { privacy: boolean } }).data.privacy;
+
+  it('not agreed yet: the button takes the combined open-type; one tap agrees (agreeprivacy) and logs in', async () => {
+    server.fake.state.needPrivacyAuthorization = true;
+    const { host, tap } = mount();
+    await jest.advanceTimersByTimeAsync(20);
+    expect(privacyOf(host)).toBe(true); // open-type="getPhoneNumber|agreePrivacyAuthorization"
+    // What WeChat does on that tap: the agree event, then the open-type event of the same tap.
+    server.fake.state.needPrivacyAuthorization = false;
+    tap('agreeprivacyauthorization', { errMsg: 'agreePrivacyAuthorization:ok' });
+    tap('getphonenumber', { code: 'p-1', errMsg: 'getPhoneNumber:ok' });
+    await jest.advanceTimersByTimeAsync(100);
+    expect(seen.map(([name]) => name)).toEqual(['agreeprivacy', 'success']);
+    expect(privacyOf(host)).toBe(false); // back to the plain open-type
+    expect(phonePosts()).toHaveLength(1);
+    host.detach();
+  });
+
+  it('already agreed: the plain open-type', async () => {
+    const { host } = mount();
+    await jest.advanceTimersByTimeAsync(20);
+    expect(privacyOf(host)).toBe(false);
+    host.detach();
+  });
+
+  it('shown again after the user agreed elsewhere (the app\'s own popup): back to the plain open-type', async () => {
+    server.fake.state.needPrivacyAuthorization = true;
+    const { host } = mount();
+    await jest.advanceTimersByTimeAsync(20);
+    expect(privacyOf(host)).toBe(true);
+    host.triggerPageLifeTime('hide');
+    server.fake.wx.onNeedPrivacyAuthorization((resolve) => resolve({ event: 'agree' }));
+    await new Promise<void>((resolve) => server.fake.wx.requirePrivacyAuthorize({ success: () => resolve() }) as unknown as void);
+    host.triggerPageLifeTime('show');
+    await jest.advanceTimersByTimeAsync(20);
+    expect(privacyOf(host)).toBe(false);
+    host.detach();
+  });
+
+  it('base library without the privacy APIs: the plain open-type and today\'s behaviour', async () => {
+    delete (server.fake.wx as { getPrivacySetting?: unknown }).getPrivacySetting;
+    const { host, tap } = mount();
+    await jest.advanceTimersByTimeAsync(20);
+    expect(privacyOf(host)).toBe(false);
+    tap('getphonenumber', { code: 'p-1', errMsg: 'getPhoneNumber:ok' });
+    await jest.advanceTimersByTimeAsync(100);
+    expect(seen.map(([name]) => name)).toEqual(['success']);
+    host.detach();
+  });
+
+  it('a tap that fails for privacy (104) emits fail {reason: privacy} and sends nothing', async () => {
+    server.fake.state.needPrivacyAuthorization = true;
+    const { host, tap } = mount();
+    await jest.advanceTimersByTimeAsync(20);
+    tap('getphonenumber', { errMsg: 'getPhoneNumber:fail privacy permission is not authorized', errno: 104 });
+    await jest.advanceTimersByTimeAsync(100);
+    expect(seen).toEqual([['fail', { reason: 'privacy', errMsg: 'getPhoneNumber:fail privacy permission is not authorized', errno: 104 }]]);
+    expect(phonePosts()).toHaveLength(0);
     host.detach();
   });
 });

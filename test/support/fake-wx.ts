@@ -41,9 +41,12 @@ export function createFakeWx(handler: Handler, latency = 10) {
     maxActive: 0,
     /** What each downloaded temporary file holds. */
     files: new Map<string, unknown>(),
+    /** wx.getPrivacySetting's answer: has the user still to agree to the privacy guide? */
+    needPrivacyAuthorization: false,
   };
 
   let nextFile = 0;
+  let privacyListener: ((resolve: (res: { event: 'agree' | 'disagree'; buttonId?: string }) => void, info: { referrer: string }) => void) | undefined;
   const clone = (v: unknown) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
 
   /**
@@ -156,6 +159,26 @@ export function createFakeWx(handler: Handler, latency = 10) {
       });
     },
 
+    /** Base library 2.32.3+: `{needAuthorization, privacyContractName}`, asynchronously. */
+    getPrivacySetting(opts: { success?: (res: { needAuthorization: boolean; privacyContractName: string }) => void }) {
+      const needAuthorization = state.needPrivacyAuthorization;
+      setTimeout(() => opts.success?.({ needAuthorization, privacyContractName: '《demo 小程序隐私保护指引》' }), latency);
+    },
+    /** The app's own popup: called when a privacy API needs the user's agreement. */
+    onNeedPrivacyAuthorization(listener: (resolve: (res: { event: 'agree' | 'disagree'; buttonId?: string }) => void, info: { referrer: string }) => void) {
+      privacyListener = listener;
+    },
+    /** Asks for agreement through the app's listener when needed; fails 104 on disagree or with no listener. */
+    requirePrivacyAuthorize(opts: { success?: (res: object) => void; fail?: (err: object) => void }) {
+      const fail = () => opts.fail?.({ errMsg: 'requirePrivacyAuthorize:fail privacy permission is not authorized', errno: 104 });
+      if (!state.needPrivacyAuthorization) return void setTimeout(() => opts.success?.({ errMsg: 'requirePrivacyAuthorize:ok' }), latency);
+      if (!privacyListener) return void setTimeout(fail, latency);
+      privacyListener((res) => {
+        if (res.event !== 'agree') return fail();
+        state.needPrivacyAuthorization = false;
+        opts.success?.({ errMsg: 'requirePrivacyAuthorize:ok' });
+      }, { referrer: 'requirePrivacyAuthorize' });
+    },
     getStorageSync: storage.getStorageSync,
     setStorageSync: storage.setStorageSync,
     removeStorageSync: storage.removeStorageSync,
@@ -168,7 +191,7 @@ export function createFakeWx(handler: Handler, latency = 10) {
   };
 
   return {
-    wx: wx as unknown as WxLike,
+    wx: wx as unknown as WxLike & Pick<typeof wx, 'getPrivacySetting' | 'onNeedPrivacyAuthorization' | 'requirePrivacyAuthorize'>,
     state,
     /** WeChat-like storage; set `storage.throws` to make setStorageSync fail. */
     storage,

@@ -122,7 +122,9 @@ export function onAvatar(e: ChooseAvatarEvent): string {
   return e.detail.avatarUrl;
 }
 export function onFail(e: LoginButtonFailEvent): string {
-  // @ts-expect-error only the "denied" variant carries errMsg; narrow on reason first
+  // @ts-expect-error only WeChat's own failures carry errMsg; narrow first
   void e.detail.errMsg;
-  return e.detail.reason === 'denied' ? e.detail.errMsg : e.detail.error.message;
+  // @ts-expect-error "quota" is WeChat's failure: it has no kit error
+  if (e.detail.reason === 'quota') void e.detail.error;
+  return 'error' in e.detail ? e.detail.error.message : `${e.detail.reason}: ${e.detail.errMsg} (${e.detail.errno})`;
 }

@@ -1,6 +1,14 @@
-import type { LoginButtonFailEvent, LoginButtonSuccessEvent } from 'wx-login-kit';
+import type { LoginButtonFailEvent, LoginButtonSuccessEvent, OpenTypeFailReason } from 'wx-login-kit';
 
 // <login-button> keeps a fresh wx.login code while this page is shown, so the first tap works.
+
+/** What the user is told for each reason WeChat gave no phone number (see the README's table). */
+const MESSAGES: Record<OpenTypeFailReason, string> = {
+  denied: 'You chose not to share your phone number.',
+  privacy: 'Agree to the privacy guide to log in with your phone number.',
+  quota: 'Phone login is unavailable right now. Please try again later or log in another way.',
+  unsupported: 'Phone login is not supported on this WeChat version. Please update WeChat.',
+};
 
 Component({
   data: { phone: '', error: '' },
@@ -11,7 +19,7 @@ Component({
     },
     onPhoneFail(e: LoginButtonFailEvent) {
       const d = e.detail;
-      this.setData({ error: d.reason === 'denied' ? 'You chose not to share your phone number.' : `Phone login failed: ${d.error.message}` });
+      this.setData({ error: 'error' in d ? `Phone login failed: ${d.error.message}` : MESSAGES[d.reason] });
     },
   },
 });

@@ -1,5 +1,6 @@
 import type { Auth } from '../../auth.js';
-import { LoginError, type WxLoginKitError } from '../../errors.js';
+import { LoginError } from '../../errors.js';
+import { checkPrivacy, failReason, isKitError } from '../../open-type.js';
 import { getAuth } from '../../registry.js';
 import type { WxEvent } from '../../wx.js';
 
@@ -16,17 +17,9 @@ import type { WxEvent } from '../../wx.js';
  * user said no (nothing is sent), or `{reason: 'network' | 'server', error}`.
  * https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/getPhoneNumber.html
  */
-type Detail = { code?: string; encryptedData?: string; iv?: string; errMsg?: string; detail?: Detail };
+type Detail = { code?: string; encryptedData?: string; iv?: string; errMsg?: string; errno?: number; detail?: Detail };
 
 const keepers = new WeakMap<object, () => void>();
-
-/**
- * This file is shipped as one self-contained bundle, so the errors the app's copy of the kit
- * throws are not instances of this copy's classes: tell them by name.
- */
-function isKitError(err: unknown): err is WxLoginKitError {
-  return err instanceof Error && /^(WxLoginKit|Login|HTTP|Network|Abort)Error$/.test(err.name);
-}
 
 function authorized(d: Detail): boolean {
   return typeof d.code === 'string' || typeof d.encryptedData === 'string';
@@ -46,10 +39,12 @@ Component({
     plain: { type: Boolean, value: false },
     disabled: { type: Boolean, value: false },
   },
-  data: { loading: false },
+  // privacy: the user has not agreed to the privacy guide yet; the tap then agrees and authorizes at once.
+  data: { loading: false, privacy: false },
   lifetimes: {
     attached() {
       this.keepCode(true);
+      this.checkPrivacy();
     },
     detached() {
       this.keepCode(false);
@@ -58,6 +53,7 @@ Component({
   pageLifetimes: {
     show() {
       this.keepCode(true);
+      this.checkPrivacy();
     },
     hide() {
       this.keepCode(false);
@@ -66,6 +62,17 @@ Component({
   methods: {
     instance(): Auth {
       return getAuth(this.data.auth || undefined);
+    },
+
+    /** With the privacy guide not agreed, shows WeChat's combined open-type (`getPhoneNumber|agreePrivacyAuthorization`). */
+    checkPrivacy() {
+      checkPrivacy(this.instance().options.wx, (privacy) => privacy !== this.data.privacy && this.setData({ privacy }));
+    },
+
+    /** `bindagreeprivacyauthorization`: the user agreed with this tap; the open-type event follows. */
+    onAgreePrivacy() {
+      this.setData({ privacy: false });
+      this.triggerEvent('agreeprivacy', {});
     },
 
     /** Keeps a fresh code while on screen (reference counted inside the kit). */
@@ -84,9 +91,11 @@ Component({
       // Skyline on devices may nest the payload one level deeper.
       const outer: Detail = e.detail ?? {};
       const d: Detail = authorized(outer) || !outer.detail ? outer : outer.detail;
-      // Deny errMsg strings differ across versions; success is "code or encryptedData present".
+      // Success is "code or encryptedData present"; a failure's reason comes from errno, then errMsg.
       if (!authorized(d)) {
-        this.triggerEvent('fail', { reason: 'denied', errMsg: String(d.errMsg ?? outer.errMsg ?? '') });
+        const errno = d.errno ?? outer.errno;
+        const raw = { errMsg: String(d.errMsg ?? outer.errMsg ?? ''), errno };
+        this.triggerEvent('fail', Object.assign({ reason: failReason(raw) }, raw));
         return;
       }
       const auth = this.instance();

@@ -4,6 +4,7 @@ Page({
     this.setData({ phone: e.detail.purePhoneNumber, error: '' });
   },
   onPhoneFail(e) {
-    this.setData({ error: e.detail.reason === 'denied' ? 'You chose not to share your phone number.' : e.detail.error.message });
+    const d = e.detail;
+    this.setData({ error: d.error ? d.error.message : `no phone number (${d.reason})` });
   },
 });

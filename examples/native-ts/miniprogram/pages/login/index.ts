@@ -7,6 +7,6 @@ Page({
   },
   onPhoneFail(e: LoginButtonFailEvent) {
     const d = e.detail;
-    this.setData({ error: d.reason === 'denied' ? 'You chose not to share your phone number.' : d.error.message });
+    this.setData({ error: 'error' in d ? d.error.message : `no phone number (${d.reason})` });
   },
 });

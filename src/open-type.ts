@@ -1,0 +1,57 @@
+/**
+ * What the components (<login-button>, <login-profile>) share about WeChat's open-type buttons:
+ * why a tap failed, whether the user must still agree to the privacy guide, and kit errors told
+ * by name. Not exported from the package: each component bundles what it uses.
+ */
+import type { WxLoginKitError } from './errors.js';
+import type { WxLike } from './wx.js';
+
+/**
+ * Why an open-type tap gave no data, for the `fail` event's `reason`:
+ * - `denied`: the user said no (and the default for a failure nothing else explains);
+ * - `privacy`: the privacy guide is not agreed (errno 104 "privacy permission is not authorized")
+ *   or the API is not declared in it (errno 112 "api scope is not declared in the privacy agreement");
+ * - `quota`: the phone-number quota is used up (errno 1400001);
+ * - `unsupported`: this account, client or base library cannot do it ("no permission", "not supported").
+ * https://developers.weixin.qq.com/miniprogram/dev/framework/user-privacy/PrivacyAuthorize.html
+ * https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/getPhoneNumber.html
+ */
+export type OpenTypeFailReason = 'denied' | 'privacy' | 'quota' | 'unsupported';
+
+const BY_ERRNO: Record<number, OpenTypeFailReason> = { 104: 'privacy', 112: 'privacy', 1400001: 'quota' };
+// errMsg wording differs across clients and versions: matched only when errno says nothing.
+const BY_ERRMSG: Array<[RegExp, OpenTypeFailReason]> = [
+  [/privacy/i, 'privacy'],
+  [/quota|1400001/i, 'quota'],
+  [/not supported|unsupported|no permission|not available|api unauthorized/i, 'unsupported'],
+];
+
+/** The reason of a failed open-type event: errno first, errMsg second, else `denied`. */
+export function failReason(d: { errno?: unknown; errMsg?: unknown }): OpenTypeFailReason {
+  const byErrno = typeof d.errno === 'number' ? BY_ERRNO[d.errno] : undefined;
+  if (byErrno) return byErrno;
+  const found = BY_ERRMSG.filter(([re]) => re.test(String(d.errMsg || '')))[0];
+  return found ? found[1] : 'denied';
+}
+
+/** The privacy APIs of base library 2.32.3+, absent before. */
+type PrivacyWx = WxLike & { getPrivacySetting?: (o: { success?: (res: { needAuthorization: boolean }) => void }) => void };
+
+/**
+ * Calls `done(true)` when the user has not agreed to the privacy guide yet (wx.getPrivacySetting's
+ * `needAuthorization`). Where the API is missing (base library below 2.32.3) it never calls:
+ * there the button keeps its plain open-type.
+ * https://developers.weixin.qq.com/miniprogram/dev/api/open-api/privacy/wx.getPrivacySetting.html
+ */
+export function checkPrivacy(wx: WxLike, done: (needAuthorization: boolean) => void): void {
+  const p = wx as PrivacyWx;
+  if (p.getPrivacySetting) p.getPrivacySetting({ success: (res) => done(!!res.needAuthorization) });
+}
+
+/**
+ * The components ship as self-contained bundles, so the errors the app's copy of the kit throws
+ * are not instances of a component's own classes: tell them by name.
+ */
+export function isKitError(err: unknown): err is WxLoginKitError {
+  return err instanceof Error && /^(WxLoginKit|Login|HTTP|Network|Abort)Error$/.test(err.name);
+}
