@@ -39,3 +39,16 @@ export type LoginButtonFailDetail =
 
 /** `bind:fail` of `<login-button>`. */
 export type LoginButtonFailEvent = WxEvent<LoginButtonFailDetail>;
+
+/**
+ * `bind:fail` detail of `<login-profile>`: `nickname` when WeChat's review rejected the nickname
+ * (it was cleared); a failed chooseAvatar tap with WeChat's `errMsg`/`errno`; or `network`/`server`
+ * with the kit's error when saving failed.
+ */
+export type LoginProfileFailDetail =
+  | { reason: 'nickname' }
+  | { reason: OpenTypeFailReason; errMsg: string; errno?: number }
+  | { reason: 'network' | 'server'; error: WxLoginKitError };
+
+/** `bind:fail` of `<login-profile>`. */
+export type LoginProfileFailEvent = WxEvent<LoginProfileFailDetail>;

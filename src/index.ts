@@ -28,7 +28,9 @@ export type {
   LoginButtonFailDetail,
   LoginButtonFailEvent,
   LoginButtonSuccessEvent,
+  LoginProfileFailDetail,
+  LoginProfileFailEvent,
 } from './events.js';
 export type { OpenTypeFailReason } from './open-type.js';
 // Not exported: the token store, code keeper, emitter and URL helpers are internals of createAuth;
-// <login-button> is used from WXML (usingComponents), not imported.
+// <login-button> and <login-profile> are used from WXML (usingComponents), not imported.
