@@ -19,7 +19,7 @@ const TOKEN_TTL_S = Number(process.env.DEMO_TOKEN_TTL_S ?? 7200);
 const STORAGE_KEY = 'wx-login-kit:token';
 
 interface PageComponent {
-  data: { status: string; openid: string; phone: string; error: string };
+  data: { status: string; openid: string; phone: string; error: string; agreed: boolean; nickname: string; avatarUrl: string; privacy: boolean };
   instance: { loadMe(): Promise<void> };
   attach(parent: Element): void;
   detach(): void;
@@ -80,11 +80,12 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
     load(p: string, opts?: object): string;
     render(id: string): PageComponent;
   };
-  const button = path.join(appDir, 'miniprogram_npm/wx-login-kit/components/login-button/index');
+  const npmComponent = (name: string) => path.join(appDir, 'miniprogram_npm/wx-login-kit/components', name, 'index');
   /** Loads and attaches a page; npm component paths are resolved the way WeChat resolves miniprogram_npm. */
   function openPage(name: string): PageComponent {
     const dir = path.join(appDir, 'pages', name);
-    const usingComponents = { 'login-button': path.relative(dir, button) };
+    const used = (JSON.parse(fs.readFileSync(path.join(dir, 'index.json'), 'utf8')) as { usingComponents?: Record<string, string> }).usingComponents ?? {};
+    const usingComponents = Object.fromEntries(Object.keys(used).map((tag) => [tag, path.relative(dir, npmComponent(tag))]));
     const page = simulate.render(simulate.load(path.join(dir, 'index'), { compiler: 'simulate', usingComponents }));
     page.attach(document.createElement('parent-wrapper'));
     return page;
@@ -223,6 +224,8 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
 
     let loginPage!: PageComponent;
     let tapButton!: (detail: unknown) => void;
+    let agreeButton!: () => void;
+    let buttonPrivacy!: () => boolean;
     await step('open pages/login: <login-button> attached, a code prefetched', async () => {
       // From here time runs on a simulated clock (@sinonjs/fake-timers: Date and timers; real I/O
       // goes on, shouldAdvanceTime keeps it moving), so "4 minutes" can pass at once.
@@ -232,12 +235,19 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
         shouldClearNativeTimers: true, // undici clears timers it set before the clock was installed
       });
       const prefetched = next((e) => e.kind === 'wx.login');
+      // A user who has not agreed to the privacy guide yet (wx.getPrivacySetting: needAuthorization).
+      client.privacy.needAuthorization = true;
       loginPage = openPage('login');
-      const inner = loginPage.querySelector('#phone-login')!.querySelector('.wx-login-kit-button')!;
+      const button = loginPage.querySelector('#phone-login')!;
+      const inner = button.querySelector('.wx-login-kit-button')!;
       tapButton = (detail) => inner.dispatchEvent('getphonenumber', { detail });
+      agreeButton = () => inner.dispatchEvent('agreeprivacyauthorization', { detail: { errMsg: 'agreePrivacyAuthorization:ok' } });
+      buttonPrivacy = () => button.data.privacy;
       await prefetched;
+      await flush();
       const d = since();
       expect('one wx.login ahead of any tap, no request', d.login === 1 && d.request === 0, JSON.stringify(d));
+      expect('privacy guide not agreed: open-type="getPhoneNumber|agreePrivacyAuthorization"', buttonPrivacy());
     });
 
     await step('4 minutes pass (simulated clock: clock.tickAsync(240 s))', async () => {
@@ -255,11 +265,21 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
       expect('nothing sent, no wx.login', since().request === 0 && since().login === 0, JSON.stringify(since()));
     });
 
-    await step('tap allowed: WeChat hands the button a phone code and encryptedData', async () => {
+    await step('tap with the phone-number quota used up (errno 1400001)', async () => {
+      tapButton({ errMsg: 'getPhoneNumber:fail', errno: 1400001 });
+      await flush();
+      expect('fail {reason: quota} shown as a clear message', /unavailable right now/.test(loginPage.data.error), loginPage.data.error);
+      expect('nothing sent, no wx.login', since().request === 0 && since().login === 0, JSON.stringify(since()));
+    });
+
+    await step('one tap agrees to the privacy guide and allows: WeChat hands the button a phone code and encryptedData', async () => {
       const detail = await client.openData('getPhoneNumber');
       const before = run.auth.token;
       const answered = next((e) => e.kind === 'wx.request' && e.url.endsWith('/auth/phone'));
       const keptBeforeTap = lastCode;
+      // What WeChat does on that one tap: the agree event, then the phone-number event.
+      agreeButton();
+      client.privacy.needAuthorization = false;
       tapButton(detail);
       await answered;
       await flush();
@@ -270,6 +290,7 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
       expect('the answer\'s token is stored like a login', !!token && token !== before && stored()?.token === token);
       if (since().login === 0) await next((e) => e.kind === 'wx.login');
       expect('one wx.login covers the next tap', since().login === 1, JSON.stringify(since()));
+      expect('the page saw agreeprivacy; the button is back to open-type="getPhoneNumber"', loginPage.data.agreed && !buttonPrivacy());
     });
     await step('measure: the button on screen for 60 simulated minutes, ticked a minute at a time', async () => {
       for (let minute = 0; minute < 60; minute++) {
@@ -283,6 +304,25 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
       expect('one wx.login per 4 minutes (15 in 60 min), no request', calls === 15 && since().request === 0, `${calls} calls, ${since().request} requests`);
     });
     loginPage.detach();
+
+    await step('open pages/profile: choose an avatar, type a nickname WeChat passes, save', async () => {
+      const page = openPage('profile');
+      const profile = page.querySelector('#profile')!;
+      const el = (selector: string) => profile.querySelector(selector)!;
+      el('.wx-login-kit-avatar').dispatchEvent('chooseavatar', { detail: { avatarUrl: avatarPath } });
+      el('.wx-login-kit-nickname').dispatchEvent('input', { detail: { value: '小明' } });
+      el('.wx-login-kit-nickname').dispatchEvent('nicknamereview', { detail: { pass: true, timeout: false } });
+      await flush();
+      const saved = next((e) => e.kind === 'wx.request' && e.url.endsWith('/api/profile'));
+      el('.wx-login-kit-save').dispatchEvent('tap', { detail: {} });
+      await saved;
+      await flush();
+      const d = since();
+      expect('the page shows the nickname the server saved', page.data.nickname === '小明', `${page.data.nickname} ${page.data.error}`);
+      expect('the avatar is the uploaded file', /^\/api\/files\//.test(page.data.avatarUrl), page.data.avatarUrl);
+      expect('one avatar upload and one POST /api/profile, both with the token; no login', d.upload === 1 && d.request === 1 && d.login === 0, JSON.stringify(d));
+      page.detach();
+    });
 
     return { steps: stepCount, counts: { login: client.counts.login, loginPosts, request: client.counts.request, uploadFile: client.counts.uploadFile, downloadFile: client.counts.downloadFile } };
   } finally {

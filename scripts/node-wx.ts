@@ -31,6 +31,8 @@ export function createNodeWx(opts: NodeWxOptions) {
   const storage = createWxStorage();
   const showListeners = new Set<(res: unknown) => void>();
   const counts = { login: 0, request: 0, uploadFile: 0, downloadFile: 0 };
+  /** What wx.getPrivacySetting answers: has the user still to agree to the privacy guide? */
+  const privacy = { needAuthorization: false };
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wx-login-kit-demo-'));
   let nextFile = 0;
   let active = 0;
@@ -182,6 +184,10 @@ export function createNodeWx(opts: NodeWxOptions) {
       });
     },
 
+    /** Base library 2.32.3+; answered asynchronously, as WeChat does. */
+    getPrivacySetting(o: { success?: (res: { needAuthorization: boolean; privacyContractName: string }) => void }) {
+      void Promise.resolve().then(() => o.success?.({ needAuthorization: privacy.needAuthorization, privacyContractName: '《wx-login-kit demo 隐私保护指引》' }));
+    },
     getStorageSync: storage.getStorageSync,
     setStorageSync: storage.setStorageSync,
     removeStorageSync: storage.removeStorageSync,
@@ -194,6 +200,7 @@ export function createNodeWx(opts: NodeWxOptions) {
     wx,
     storage,
     counts,
+    privacy,
     /**
      * What WeChat hands an open-type button when the user allows, e.g. getPhoneNumber's
      * `{code, encryptedData, iv}`, encrypted with the session_key of the user's latest wx.login.

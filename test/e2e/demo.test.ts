@@ -30,7 +30,7 @@ it('npm start runs the whole login journey, uploads and downloads and the button
   const { stdout } = await runDemo();
   const lines = stdout.split('\n');
   const steps = lines.filter((l) => /^\d+\. /.test(l));
-  expect(steps.map((l) => l.replace(/ .*/, ''))).toEqual(['1.', '2.', '3.', '4.', '5.', '6.', '7.', '8.', '9.', '10.', '11.', '12.', '13.']);
+  expect(steps.map((l) => l.replace(/ .*/, ''))).toEqual(['1.', '2.', '3.', '4.', '5.', '6.', '7.', '8.', '9.', '10.', '11.', '12.', '13.', '14.', '15.']);
   const traceOf = (i: number) =>
     lines
       .slice(lines.indexOf(steps[i]) + 1, i + 1 < steps.length ? lines.indexOf(steps[i + 1]) : undefined)
@@ -55,16 +55,23 @@ it('npm start runs the whole login journey, uploads and downloads and the button
     'POST /api/avatar [Bearer token] -> 200',
   ]);
   expect(traceOf(7)).toEqual(['POST /api/avatar [Bearer token] -> uploadFile:fail abort']);
-  // The button: prefetch, refresh after 4 simulated minutes, deny sends nothing, allow POSTs first.
+  // The button: prefetch (privacy not agreed: the combined open-type), refresh after 4 simulated
+  // minutes, deny and quota send nothing, one tap agrees and allows.
   expect(traceOf(8)).toEqual(['wx.login -> a code']);
+  expect(stdout).toContain('✔ privacy guide not agreed: open-type="getPhoneNumber|agreePrivacyAuthorization"');
   expect(traceOf(9)).toEqual(['wx.login -> a code']);
   expect(traceOf(10)).toEqual([]);
+  expect(traceOf(11)).toEqual([]);
+  expect(stdout).toContain('✔ fail {reason: quota} shown as a clear message');
   // The refill for the next tap and the phone POST run side by side: their order varies.
-  expect(traceOf(11).sort()).toEqual(['POST /auth/phone -> 200', 'wx.login -> a code']);
+  expect(traceOf(12).sort()).toEqual(['POST /auth/phone -> 200', 'wx.login -> a code']);
+  expect(stdout).toContain('✔ the page saw agreeprivacy; the button is back to open-type="getPhoneNumber"');
+  // The profile: the avatar uploaded with the token, then the nickname saved.
+  expect(traceOf(14)).toEqual(['POST /api/avatar [Bearer token] -> 200', 'POST /api/profile [Bearer token] -> 200']);
   expect(stdout).toContain('✔ POST /auth/phone carried the code fetched before the tap');
   expect(stdout).toMatch(/page shows the phone number \(1\d{10}\)/);
   expect(stdout).toContain('wx.login with a button on screen: 15 calls in 60 min = 0.25 per minute');
-  expect(stdout).toContain('counts wx.login 21, login POSTs 3, wx.request 8, wx.uploadFile 4, wx.downloadFile 1');
-  expect(stdout).toContain('✔ all 13 steps behaved');
+  expect(stdout).toContain('counts wx.login 21, login POSTs 3, wx.request 9, wx.uploadFile 5, wx.downloadFile 1');
+  expect(stdout).toContain('✔ all 15 steps behaved');
   expect(stdout).not.toMatch(/[A-Za-z0-9_-]{43}/); // no token printed
 }, 60_000);

@@ -11,11 +11,15 @@ const MESSAGES: Record<OpenTypeFailReason, string> = {
 };
 
 Component({
-  data: { phone: '', error: '' },
+  data: { phone: '', error: '', agreed: false },
   methods: {
     /** The button stored the token of the answer; show the number. */
     onPhoneLogin(e: LoginButtonSuccessEvent<{ purePhoneNumber: string }>) {
       this.setData({ phone: e.detail.purePhoneNumber, error: '' });
+    },
+    /** The tap also agreed to the privacy guide (the button showed WeChat's combined open-type). */
+    onAgreePrivacy() {
+      this.setData({ agreed: true });
     },
     onPhoneFail(e: LoginButtonFailEvent) {
       const d = e.detail;
