@@ -23,6 +23,7 @@ import { TARGET } from './build';
 const BUDGET = 3584;
 const ROOT = path.resolve(__dirname, '..');
 const BUTTON = path.join(ROOT, 'src/components/login-button/index');
+const PROFILE = path.join(ROOT, 'src/components/login-profile/index');
 const gzip = (text: string) => zlib.gzipSync(text, { level: 9 }).length;
 
 function bundle(entry: string, format: 'esm' | 'cjs', external: string[] = []): string {
@@ -36,6 +37,7 @@ const rows: Array<[string, string]> = [
   ['<login-button> JS (self-contained, as shipped)', bundle(`${BUTTON}.ts`, 'cjs')],
   ['<login-button> WXML', fs.readFileSync(`${BUTTON}.wxml`, 'utf8').replace(/>\s+</g, '><').trim()],
   ['<login-button> WXSS', fs.readFileSync(`${BUTTON}.wxss`, 'utf8').replace(/\s+/g, ' ').trim()],
+  ['<login-profile> JS (self-contained, as shipped)', bundle(`${PROFILE}.ts`, 'cjs')],
 ];
 const dist = path.join(ROOT, 'miniprogram_dist');
 if (fs.existsSync(dist)) {

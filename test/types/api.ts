@@ -16,6 +16,7 @@ import {
   type ChooseAvatarEvent,
   type GetRealtimePhoneNumberEvent,
   type LoginButtonFailEvent,
+  type LoginProfileFailEvent,
   type WxLike,
   type WxResponse,
 } from 'wx-login-kit';
@@ -121,6 +122,13 @@ export function onRealtime(e: GetRealtimePhoneNumberEvent): string | undefined {
 export function onAvatar(e: ChooseAvatarEvent): string {
   return e.detail.avatarUrl;
 }
+export function onProfileFail(e: LoginProfileFailEvent): string {
+  if (e.detail.reason === 'nickname') return 'choose another nickname';
+  // @ts-expect-error narrow first: only network/server failures carry the kit's error
+  void e.detail.error;
+  return 'error' in e.detail ? e.detail.error.message : e.detail.errMsg;
+}
+
 export function onFail(e: LoginButtonFailEvent): string {
   // @ts-expect-error only WeChat's own failures carry errMsg; narrow first
   void e.detail.errMsg;
