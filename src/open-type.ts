@@ -3,7 +3,9 @@
  * why a tap failed, whether the user must still agree to the privacy guide, and kit errors told
  * by name. Not exported from the package: each component bundles what it uses.
  */
+import type { Auth } from './auth.js';
 import type { WxLoginKitError } from './errors.js';
+import { getAuth } from './registry.js';
 import type { WxLike } from './wx.js';
 
 /**
@@ -37,16 +39,38 @@ export function failReason(d: { errno?: unknown; errMsg?: unknown }): OpenTypeFa
 /** The privacy APIs of base library 2.32.3+, absent before. */
 type PrivacyWx = WxLike & { getPrivacySetting?: (o: { success?: (res: { needAuthorization: boolean }) => void }) => void };
 
-/**
- * Calls `done(true)` when the user has not agreed to the privacy guide yet (wx.getPrivacySetting's
- * `needAuthorization`). Where the API is missing (base library below 2.32.3) it never calls:
- * there the button keeps its plain open-type.
- * https://developers.weixin.qq.com/miniprogram/dev/api/open-api/privacy/wx.getPrivacySetting.html
- */
-export function checkPrivacy(wx: WxLike, done: (needAuthorization: boolean) => void): void {
-  const p = wx as PrivacyWx;
-  if (p.getPrivacySetting) p.getPrivacySetting({ success: (res) => done(!!res.needAuthorization) });
+/** What the shared methods need of a component: its `auth` property and `privacy` data. */
+interface Host {
+  data: { auth: string; privacy: boolean };
+  setData(data: { privacy: boolean }): void;
+  triggerEvent(name: string, detail: object): void;
 }
+
+/** The methods both components share; each component's WXML binds `onAgreePrivacy` and reads `privacy`. */
+export const openTypeMethods = {
+  /** The auth instance named by the `auth` property, from whichever copy of the kit made it. */
+  instance(this: Host): Auth {
+    return getAuth(this.data.auth || undefined);
+  },
+
+  /**
+   * Sets `privacy` while the user has not agreed to the privacy guide (wx.getPrivacySetting's
+   * `needAuthorization`): the WXML then shows WeChat's combined open-type
+   * (`…|agreePrivacyAuthorization`). Where the API is missing (base library below 2.32.3) nothing
+   * changes: the plain open-type stays.
+   * https://developers.weixin.qq.com/miniprogram/dev/api/open-api/privacy/wx.getPrivacySetting.html
+   */
+  checkPrivacy(this: Host & { instance(): Auth }): void {
+    const wx = this.instance().options.wx as PrivacyWx;
+    if (wx.getPrivacySetting) wx.getPrivacySetting({ success: (res) => !!res.needAuthorization !== this.data.privacy && this.setData({ privacy: !!res.needAuthorization }) });
+  },
+
+  /** `bindagreeprivacyauthorization`: the user agreed with this tap; the open-type event follows. */
+  onAgreePrivacy(this: Host): void {
+    this.setData({ privacy: false });
+    this.triggerEvent('agreeprivacy', {});
+  },
+};
 
 /**
  * The components ship as self-contained bundles, so the errors the app's copy of the kit throws

@@ -1,7 +1,5 @@
-import type { Auth } from '../../auth.js';
 import { LoginError } from '../../errors.js';
-import { checkPrivacy, failReason, isKitError } from '../../open-type.js';
-import { getAuth } from '../../registry.js';
+import { failReason, isKitError, openTypeMethods } from '../../open-type.js';
 import type { WxEvent } from '../../wx.js';
 
 /**
@@ -59,21 +57,10 @@ Component({
       this.keepCode(false);
     },
   },
+  // instance(), checkPrivacy() and onAgreePrivacy() are shared with the other component.
   methods: {
-    instance(): Auth {
-      return getAuth(this.data.auth || undefined);
-    },
+    ...openTypeMethods,
 
-    /** With the privacy guide not agreed, shows WeChat's combined open-type (`getPhoneNumber|agreePrivacyAuthorization`). */
-    checkPrivacy() {
-      checkPrivacy(this.instance().options.wx, (privacy) => privacy !== this.data.privacy && this.setData({ privacy }));
-    },
-
-    /** `bindagreeprivacyauthorization`: the user agreed with this tap; the open-type event follows. */
-    onAgreePrivacy() {
-      this.setData({ privacy: false });
-      this.triggerEvent('agreeprivacy', {});
-    },
 
     /** Keeps a fresh code while on screen (reference counted inside the kit). */
     keepCode(on: boolean) {

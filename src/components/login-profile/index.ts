@@ -1,6 +1,4 @@
-import type { Auth } from '../../auth.js';
-import { checkPrivacy, failReason, isKitError } from '../../open-type.js';
-import { getAuth } from '../../registry.js';
+import { failReason, isKitError, openTypeMethods } from '../../open-type.js';
 import type { WxEvent } from '../../wx.js';
 
 /**
@@ -46,19 +44,10 @@ Component({
       this.checkPrivacy();
     },
   },
+  // instance(), checkPrivacy() and onAgreePrivacy() are shared with the other component.
   methods: {
-    instance(): Auth {
-      return getAuth(this.data.auth || undefined);
-    },
+    ...openTypeMethods,
 
-    checkPrivacy() {
-      checkPrivacy(this.instance().options.wx, (privacy) => privacy !== this.data.privacy && this.setData({ privacy }));
-    },
-
-    onAgreePrivacy() {
-      this.setData({ privacy: false });
-      this.triggerEvent('agreeprivacy', {});
-    },
 
     onChooseAvatar(e: WxEvent<AvatarDetail>) {
       const d = e.detail || {};
