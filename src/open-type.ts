@@ -11,16 +11,21 @@ import type { WxLike } from './wx.js';
 /**
  * Why an open-type tap gave no data, for the `fail` event's `reason`:
  * - `denied`: the user said no (and the default for a failure nothing else explains);
- * - `privacy`: the privacy guide is not agreed (errno 104 "privacy permission is not authorized")
- *   or the API is not declared in it (errno 112 "api scope is not declared in the privacy agreement");
- * - `quota`: the phone-number quota is used up (errno 1400001);
- * - `unsupported`: this account, client or base library cannot do it ("no permission", "not supported").
+ * - `privacy`: the privacy guide is not agreed (errno 104 "privacy permission is not authorized"),
+ *   the API is not declared in it (112 "api scope is not declared in the privacy agreement"), or
+ *   the app's privacy APIs are banned (1025 "appid privacy api banned");
+ * - `quota`: the phone-number quota is used up (1400001 "appid no enough quota");
+ * - `unsupported`: this account, client or base library cannot do it (102 "jsapi has no permission",
+ *   1421102 "user getPhoneNumber is blocked", or an errMsg saying "no permission"/"not supported").
+ * errno 103 is left to errMsg: the privacy guide uses it for "refused the privacy popup", the errno
+ * table for "jsapi user authorize denied".
+ * https://developers.weixin.qq.com/miniprogram/dev/framework/usability/PublicErrno.html
  * https://developers.weixin.qq.com/miniprogram/dev/framework/user-privacy/PrivacyAuthorize.html
  * https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/getPhoneNumber.html
  */
 export type OpenTypeFailReason = 'denied' | 'privacy' | 'quota' | 'unsupported';
 
-const BY_ERRNO: Record<number, OpenTypeFailReason> = { 104: 'privacy', 112: 'privacy', 1400001: 'quota' };
+const BY_ERRNO: Record<number, OpenTypeFailReason> = { 104: 'privacy', 112: 'privacy', 1025: 'privacy', 1400001: 'quota', 102: 'unsupported', 1421102: 'unsupported' };
 // errMsg wording differs across clients and versions: matched only when errno says nothing.
 const BY_ERRMSG: Array<[RegExp, OpenTypeFailReason]> = [
   [/privacy/i, 'privacy'],

@@ -118,11 +118,11 @@ describe('<login-profile>', () => {
     ui.host.detach();
   });
 
-  it('privacy not agreed: combined chooseAvatar open-type; agreeing emits agreeprivacy and goes back to the plain one', async () => {
+  it('privacy not agreed: the avatar button agrees first (agreePrivacyAuthorization: no combined chooseAvatar is documented), then chooses', async () => {
     server.fake.state.needPrivacyAuthorization = true;
     const ui = mount();
     await jest.advanceTimersByTimeAsync(20);
-    expect(ui.data().privacy).toBe(true); // open-type="chooseAvatar|agreePrivacyAuthorization"
+    expect(ui.data().privacy).toBe(true); // open-type="agreePrivacyAuthorization"
     ui.agree();
     ui.chooseAvatar({ avatarUrl: 'wxfile://tmp_2.png' });
     await jest.advanceTimersByTimeAsync(20);

@@ -7,8 +7,11 @@ import type { WxEvent } from '../../wx.js';
  * https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/userProfile.html
  *
  * - The avatar button is `open-type="chooseAvatar"` (base library 2.21.2+): `detail.avatarUrl` is a
- *   temporary file. While the privacy guide is not agreed it is `chooseAvatar|agreePrivacyAuthorization`,
- *   so one tap agrees and chooses (event `agreeprivacy`).
+ *   temporary file. While the privacy guide is not agreed it is `open-type="agreePrivacyAuthorization"`
+ *   (2.32.3+): a first tap agrees (event `agreeprivacy`), then the button chooses the avatar. WeChat
+ *   documents the combined `…|agreePrivacyAuthorization` only for getPhoneNumber,
+ *   getRealtimePhoneNumber and getUserInfo, not for chooseAvatar.
+ *   https://developers.weixin.qq.com/miniprogram/dev/framework/user-privacy/PrivacyAuthorize.html
  * - The nickname is `<input type="nickname">`: WeChat checks it on blur and reports through
  *   `bindnicknamereview` (`{pass, timeout}`, base library 2.29.1+); a nickname that does not pass
  *   is cleared and `fail {reason: 'nickname'}` is emitted.
