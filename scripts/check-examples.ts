@@ -158,7 +158,7 @@ async function tarballFor(breakName: string | undefined): Promise<string> {
   return broken;
 }
 
-async function install(example: Example, dir: string, tarball: string): Promise<string> {
+async function install(dir: string, tarball: string): Promise<string> {
   const pkgFile = path.join(dir, 'package.json');
   const pkg = readJson(pkgFile);
   const deps = pkg.dependencies as Record<string, string> | undefined;
@@ -222,7 +222,7 @@ async function main(): Promise<void> {
     const dir = path.join(SCRATCH, example.name);
     fs.cpSync(path.join(EXAMPLES, example.name), dir, { recursive: true, filter: (f) => !/[/\\](node_modules|dist|miniprogram_npm)$/.test(f) });
     const ready =
-      (await check(`${example.name}: install (lock file + packed kit)`, () => install(example, dir, tarball), INSTALL_TIMEOUT_MS)) &&
+      (await check(`${example.name}: install (lock file + packed kit)`, () => install(dir, tarball), INSTALL_TIMEOUT_MS)) &&
       (await check(`${example.name}: typecheck`, () => example.typecheck(dir), INSTALL_TIMEOUT_MS)) &&
       (await check(`${example.name}: build`, () => example.build(dir), INSTALL_TIMEOUT_MS));
     if (!ready) {
