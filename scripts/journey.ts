@@ -8,8 +8,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pc from 'picocolors';
-import { buildServer } from '../server/app';
-import { buildEmulator } from '../server/emulator';
+import { buildServer } from '../reference-server/app';
+import { buildEmulator } from '../emulator';
 import { buildDemo } from './build-demo';
 import { createNodeWx, type WxTrace } from './node-wx';
 

@@ -1,91 +1,221 @@
 /**
- * Session store: token hash -> the WeChat session behind it.
+ * Session stores: sha256(token) -> the WeChat session behind it, plus a per-openid index (the
+ * sessions cap, `list`, `revokeAll`) and the app's shared access_token cache.
  *
- * Keys are sha256 hex of the token (see `hashToken` in ./crypto), never the raw
- * token. The interface is async so a Redis or SQL store can replace the memory one.
+ * Keys are sha256 hex of the token (see `hashToken` in ./crypto), never the raw token, so a
+ * leaked store dump cannot be replayed. Two stores implement this interface and pass one
+ * contract suite (test/server/store.test.ts): the in-process memory store below (one server
+ * process) and the Redis store in ./redis-store (several processes).
  */
 
 /** What a token stands for. `session_key` never leaves the server. */
 export interface Session {
   openid: string;
+  /** Only when the app is bound to a WeChat Open Platform account. */
   unionid?: string;
   session_key: string;
   /** When the token was issued, ms since the epoch (from the server's `now`). */
   createdAt: number;
 }
 
+/** A stored session with its deadlines, as `get` returns it. */
+export interface StoredSession extends Session {
+  /** Absolute deadline, ms since the epoch: createdAt + the token lifetime. */
+  expiresAt: number;
+  /** When the token was last used (`get`), ms since the epoch. */
+  lastSeenAt: number;
+  /** Idle timeout in ms; 0 means none. */
+  idleMs: number;
+}
+
+/** One live session as `list` shows it: no token, no session_key. */
+export interface SessionInfo {
+  /** sha256 hex of the token: names the session for `revoke`, is useless as a token. */
+  id: string;
+  createdAt: number;
+  expiresAt: number;
+  lastSeenAt: number;
+}
+
+export interface CreateSessionOptions {
+  /** Absolute lifetime, ms. */
+  ttlMs: number;
+  /** Refuse the token after this many ms without a `get`. 0 or absent: no idle timeout. */
+  idleMs?: number;
+  /** Live sessions kept per openid; beyond it the oldest are revoked. */
+  maxPerOpenid: number;
+}
+
+/** The app's access_token shared by every process on the store (see ./access-token). */
+export interface AccessTokenCache {
+  read(): Promise<{ token: string; expiresAt: number } | null>;
+  write(entry: { token: string; expiresAt: number }): Promise<void>;
+  /** Takes the refresh lock for at most `ttlMs`; resolves to its release, or null if another holder has it. */
+  lock(ttlMs: number): Promise<(() => Promise<void>) | null>;
+}
+
 export interface SessionStore {
-  /** The session, or null when unknown or expired. */
-  get(tokenHash: string): Promise<Session | null>;
-  /** Stores (or replaces) a session for `ttlMs` milliseconds. */
-  set(tokenHash: string, session: Session, ttlMs: number): Promise<void>;
-  /** Forgets a session; deleting an unknown key is not an error. */
+  /**
+   * Stores a new session under `tokenHash` and indexes it by openid. If the openid then has more
+   * than `maxPerOpenid` live sessions, the oldest are revoked. Resolves to the revoked ids.
+   */
+  create(tokenHash: string, session: Session, opts: CreateSessionOptions): Promise<string[]>;
+  /**
+   * The session, or null when unknown, revoked, past `expiresAt` or idle for `idleMs`.
+   * A found session with an idle timeout is marked used now (`lastSeenAt`).
+   */
+  get(tokenHash: string): Promise<StoredSession | null>;
+  /** Forgets one session (logout); deleting an unknown key is not an error. */
   delete(tokenHash: string): Promise<void>;
+  /** The openid's live sessions, oldest first. */
+  list(openid: string): Promise<SessionInfo[]>;
+  /** Revokes one of the openid's sessions by `SessionInfo.id`; false if it has no such session. */
+  revoke(openid: string, id: string): Promise<boolean>;
+  /** Revokes every session of the openid; resolves to how many were live. */
+  revokeAll(openid: string): Promise<number>;
+  /** The shared access_token cache of `appid`. */
+  accessTokenCache(appid: string): AccessTokenCache;
+}
+
+/** Whether a stored session is still usable at `t`. Shared by both stores. */
+export function isLive(s: Pick<StoredSession, 'expiresAt' | 'lastSeenAt' | 'idleMs'>, t: number): boolean {
+  return t < s.expiresAt && !(s.idleMs > 0 && t - s.lastSeenAt >= s.idleMs);
 }
 
 export interface MemoryStoreOptions {
   /** Clock in ms since the epoch. @default Date.now */
   now?: () => number;
   /**
-   * Most entries kept. When a `set` goes beyond it, expired entries are swept
-   * and, if still too many, the oldest-written entries are dropped (those users
-   * log in again). @default 100_000
+   * Most sessions kept. When a `create` goes beyond it, dead sessions are swept and, if still too
+   * many, the oldest are dropped (those users log in again). @default 100_000
    */
   maxEntries?: number;
 }
 
-/** Sweep expired entries every this many `set`s, so a sweep costs O(1) amortised. */
+/** Sweep dead sessions every this many `create`s, so a sweep costs O(1) amortised. */
 const SWEEP_EVERY = 100;
 
 /**
- * An in-process store for one server instance (sessions are lost on restart).
- * `size()` counts entries held, expired or not, so tests can see memory is bounded.
+ * An in-process store for one server process: sessions are lost on restart and not seen by
+ * other processes. `size()` counts sessions held, dead or not, so tests can see memory is bounded.
  */
 export function createMemoryStore(opts: MemoryStoreOptions = {}): SessionStore & { size(): number } {
   const now = opts.now ?? Date.now;
   const maxEntries = opts.maxEntries ?? 100_000;
-  // Map keeps insertion order, which gives "oldest written first" for eviction.
-  const entries = new Map<string, { session: Session; expiresAt: number }>();
-  let setsSinceSweep = 0;
+  // Maps keep insertion order: "oldest first" for eviction, the cap and list().
+  const sessions = new Map<string, StoredSession>();
+  const byOpenid = new Map<string, Set<string>>();
+  const tokens = new Map<string, { token: string; expiresAt: number }>();
+  const locks = new Map<string, number>();
+  let createsSinceSweep = 0;
+
+  function remove(tokenHash: string): void {
+    const s = sessions.get(tokenHash);
+    if (!s) return;
+    sessions.delete(tokenHash);
+    const ids = byOpenid.get(s.openid);
+    ids?.delete(tokenHash);
+    if (ids?.size === 0) byOpenid.delete(s.openid);
+  }
+
+  /** The openid's live session ids, oldest first; drops the dead ones on the way. */
+  function liveIds(openid: string): string[] {
+    const t = now();
+    const live: string[] = [];
+    for (const id of byOpenid.get(openid) ?? []) {
+      const s = sessions.get(id);
+      if (s && isLive(s, t)) live.push(id);
+      else remove(id);
+    }
+    return live;
+  }
 
   function sweep(): void {
     const t = now();
-    for (const [key, entry] of entries) {
-      if (entry.expiresAt <= t) entries.delete(key);
-    }
-    setsSinceSweep = 0;
+    for (const [id, s] of sessions) if (!isLive(s, t)) remove(id);
+    createsSinceSweep = 0;
   }
 
   return {
-    async get(tokenHash) {
-      const entry = entries.get(tokenHash);
-      if (!entry) return null;
-      if (entry.expiresAt <= now()) {
-        entries.delete(tokenHash);
-        return null;
+    async create(tokenHash, session, { ttlMs, idleMs = 0, maxPerOpenid }) {
+      remove(tokenHash);
+      const t = now();
+      sessions.set(tokenHash, { ...session, expiresAt: t + ttlMs, lastSeenAt: t, idleMs });
+      const ids = byOpenid.get(session.openid) ?? new Set<string>();
+      byOpenid.set(session.openid, ids.add(tokenHash));
+
+      const live = liveIds(session.openid);
+      const revoked = live.slice(0, Math.max(0, live.length - maxPerOpenid));
+      revoked.forEach(remove);
+
+      createsSinceSweep += 1;
+      if (createsSinceSweep >= SWEEP_EVERY || sessions.size > maxEntries) sweep();
+      for (const id of sessions.keys()) {
+        if (sessions.size <= maxEntries) break;
+        remove(id);
       }
-      // A copy, so callers cannot change what is stored.
-      return { ...entry.session };
+      return revoked;
     },
 
-    async set(tokenHash, session, ttlMs) {
-      // delete first so a rewritten key moves to the newest end of the order.
-      entries.delete(tokenHash);
-      entries.set(tokenHash, { session: { ...session }, expiresAt: now() + ttlMs });
-      setsSinceSweep += 1;
-      if (setsSinceSweep >= SWEEP_EVERY || entries.size > maxEntries) sweep();
-      for (const key of entries.keys()) {
-        if (entries.size <= maxEntries) break;
-        entries.delete(key);
+    async get(tokenHash) {
+      const s = sessions.get(tokenHash);
+      if (!s) return null;
+      const t = now();
+      if (!isLive(s, t)) {
+        remove(tokenHash);
+        return null;
       }
+      if (s.idleMs > 0) s.lastSeenAt = t;
+      // A copy, so callers cannot change what is stored.
+      return { ...s };
     },
 
     async delete(tokenHash) {
-      entries.delete(tokenHash);
+      remove(tokenHash);
+    },
+
+    async list(openid) {
+      return liveIds(openid).map((id) => {
+        const { createdAt, expiresAt, lastSeenAt } = sessions.get(id)!;
+        return { id, createdAt, expiresAt, lastSeenAt };
+      });
+    },
+
+    async revoke(openid, id) {
+      if (sessions.get(id)?.openid !== openid) return false;
+      remove(id);
+      return true;
+    },
+
+    async revokeAll(openid) {
+      const live = liveIds(openid);
+      live.forEach(remove);
+      return live.length;
+    },
+
+    accessTokenCache(appid) {
+      return {
+        async read() {
+          const entry = tokens.get(appid);
+          return entry ? { ...entry } : null;
+        },
+        async write(entry) {
+          tokens.set(appid, { ...entry });
+        },
+        async lock(ttlMs) {
+          const t = now();
+          if ((locks.get(appid) ?? -Infinity) > t) return null;
+          const until = t + ttlMs;
+          locks.set(appid, until);
+          return async () => {
+            if (locks.get(appid) === until) locks.delete(appid);
+          };
+        },
+      };
     },
 
     size() {
-      return entries.size;
+      return sessions.size;
     },
   };
 }

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { hashToken } from '../../server/crypto';
-import { buildServer } from '../../server/app';
-import { createMemoryStore, type Session, type SessionStore } from '../../server/store';
+import { buildServer } from '../../reference-server/app';
+import { createMemoryStore, type CreateSessionOptions, type Session, type SessionStore } from '../../server/store';
 import { APPID, SECRET, type Harness, listen, postJson, startStack, wxLogin } from './helpers';
 
 type Body = Record<string, unknown>;
@@ -220,25 +220,24 @@ describe('reference server', () => {
 });
 
 describe('token storage', () => {
-  it('stores sha256(token) -> session with the ttl, never the raw token', async () => {
-    const calls: Array<{ key: string; session: Session; ttlMs: number }> = [];
+  it('stores sha256(token) -> session with the ttl and the cap, never the raw token', async () => {
+    const calls: Array<{ key: string; session: Session; opts: CreateSessionOptions }> = [];
     const inner = createMemoryStore();
     const store: SessionStore = {
-      get: (key) => inner.get(key),
-      delete: (key) => inner.delete(key),
-      set: (key, session, ttlMs) => {
-        calls.push({ key, session, ttlMs });
-        return inner.set(key, session, ttlMs);
+      ...inner,
+      create: (key, session, opts) => {
+        calls.push({ key, session, opts });
+        return inner.create(key, session, opts);
       },
     };
     const h = await startStack({ store, tokenTtlSeconds: 60 });
     try {
       const token = await loginToken(h, 'alice');
       expect(calls).toHaveLength(1);
-      const [{ key, session, ttlMs }] = calls;
+      const [{ key, session, opts }] = calls;
       expect(key).toBe(hashToken(token));
       expect(key).toMatch(/^[0-9a-f]{64}$/);
-      expect(ttlMs).toBe(60_000);
+      expect(opts).toEqual({ ttlMs: 60_000, idleMs: 0, maxPerOpenid: 5 });
       expect(session).toEqual({
         openid: expect.stringMatching(/^o/),
         unionid: expect.stringMatching(/^ou/),
@@ -254,15 +253,10 @@ describe('token storage', () => {
 
 describe('unexpected failures', () => {
   it('answer 500 internal_error without the error message or a stack', async () => {
-    const broken: SessionStore = {
-      get: async () => {
-        throw new Error('store exploded at 10.0.0.7');
-      },
-      set: async () => {
-        throw new Error('store exploded at 10.0.0.7');
-      },
-      delete: async () => {},
+    const explode = async (): Promise<never> => {
+      throw new Error('store exploded at 10.0.0.7');
     };
+    const broken: SessionStore = { ...createMemoryStore(), get: explode, create: explode };
     const h = await startStack({ store: broken });
     try {
       for (const res of [await h.login(), await me(h, `Bearer ${'A'.repeat(43)}`)]) {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { buildServer, type ServerOptions } from '../../server/app';
-import { buildEmulator, type Emulator, type EmulatorOptions } from '../../server/emulator';
+import { buildServer, type ServerOptions } from '../../reference-server/app';
+import { buildEmulator, type Emulator, type EmulatorOptions } from '../../emulator';
 
 export const APPID = 'wxtest0000000001';
 export const SECRET = 'test-secret-0123456789abcdef';

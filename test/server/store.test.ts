@@ -1,58 +1,232 @@
-import { createMemoryStore, type Session } from '../../server/store';
-import { manualClock } from './helpers';
+import { randomBytes } from 'node:crypto';
+import { hashToken } from '../../server/crypto';
+import { createMemoryStore, type Session, type SessionStore } from '../../server/store';
+import { createRedisStore } from '../../server/redis-store';
+import { startRedis, type TestRedis } from '../support/redis';
+import { manualClock, type Clock } from './helpers';
 
-const session = (openid = 'o-alice'): Session => ({ openid, session_key: 'k', createdAt: 0 });
+let redis: TestRedis;
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(() => redis.stop());
+
+const session = (openid = 'o-alice', createdAt = 0): Session => ({ openid, session_key: `key-of-${openid}`, createdAt });
+const id = () => randomBytes(32).toString('hex');
+const opts = { ttlMs: 60_000, maxPerOpenid: 5 };
+
+type Make = (clock: Clock) => SessionStore;
+const stores: Array<[string, Make]> = [
+  ['memory', (clock) => createMemoryStore({ now: clock.now })],
+  // A fresh prefix per store: the tests share one redis-server and never see each other's keys.
+  ['redis', (clock) => createRedisStore({ redis: redis.client(), prefix: `t${randomBytes(4).toString('hex')}:`, now: clock.now })],
+];
+
+describe.each(stores)('%s store: the SessionStore contract', (_name, make) => {
+  let clock: Clock;
+  let store: SessionStore;
+  beforeEach(() => {
+    clock = manualClock();
+    store = make(clock);
+  });
+
+  it('creates, gets and deletes a session, with its deadlines', async () => {
+    const h = id();
+    const t = clock.now();
+    expect(await store.create(h, { ...session(), unionid: 'ou-alice', createdAt: t }, opts)).toEqual([]);
+    expect(await store.get(h)).toEqual({
+      openid: 'o-alice',
+      unionid: 'ou-alice',
+      session_key: 'key-of-o-alice',
+      createdAt: t,
+      expiresAt: t + 60_000,
+      lastSeenAt: t,
+      idleMs: 0,
+    });
+    expect(await store.get(id())).toBeNull();
+    await store.delete(h);
+    expect(await store.get(h)).toBeNull();
+    await expect(store.delete(id())).resolves.toBeUndefined();
+  });
+
+  it('hands out copies, so callers cannot change what is stored', async () => {
+    const h = id();
+    const s = session();
+    await store.create(h, s, opts);
+    s.openid = 'changed';
+    (await store.get(h))!.openid = 'changed too';
+    expect((await store.get(h))!.openid).toBe('o-alice');
+  });
+
+  it('refuses a session from its absolute deadline on', async () => {
+    const h = id();
+    await store.create(h, session(), { ...opts, ttlMs: 1000 });
+    clock.advance(999);
+    expect(await store.get(h)).not.toBeNull();
+    clock.advance(1);
+    expect(await store.get(h)).toBeNull();
+  });
+
+  it('with an idle timeout, refuses a session unused for idleMs and keeps one in use, up to its absolute deadline', async () => {
+    const h = id();
+    await store.create(h, session(), { ttlMs: 5000, idleMs: 1000, maxPerOpenid: 5 });
+    for (let i = 0; i < 4; i++) {
+      clock.advance(999);
+      expect((await store.get(h))?.lastSeenAt).toBe(clock.now());
+    }
+    clock.advance(1004); // 5000 since creation: used within idleMs, but past the absolute deadline
+    expect(await store.get(h)).toBeNull();
+
+    const idle = id();
+    await store.create(idle, session(), { ttlMs: 5000, idleMs: 1000, maxPerOpenid: 5 });
+    clock.advance(1000);
+    expect(await store.get(idle)).toBeNull();
+  });
+
+  it('keeps at most maxPerOpenid live sessions per openid, revoking the oldest first', async () => {
+    const ids = Array.from({ length: 7 }, id);
+    const revoked: string[][] = [];
+    for (const h of ids) {
+      revoked.push(await store.create(h, session(), opts));
+      clock.advance(10);
+    }
+    const bob = id();
+    await store.create(bob, session('o-bob'), opts);
+    expect(revoked).toEqual([[], [], [], [], [], [ids[0]], [ids[1]]]);
+    expect(await store.get(ids[0])).toBeNull();
+    expect(await store.get(ids[1])).toBeNull();
+    expect((await store.list('o-alice')).map((s) => s.id)).toEqual(ids.slice(2));
+    expect(await store.get(bob)).not.toBeNull();
+  });
+
+  it('orders sessions created in the same millisecond by creation', async () => {
+    const ids = Array.from({ length: 4 }, id);
+    for (const h of ids) await store.create(h, session(), { ...opts, maxPerOpenid: 3 });
+    expect((await store.list('o-alice')).map((s) => s.id)).toEqual(ids.slice(1));
+  });
+
+  it('does not count dead sessions toward the cap', async () => {
+    const short = [id(), id()];
+    for (const h of short) await store.create(h, session(), { ...opts, ttlMs: 1000 });
+    const long = [id(), id(), id()];
+    for (const h of long) await store.create(h, session(), opts);
+    clock.advance(1000);
+    expect(await store.create(id(), session(), opts)).toEqual([]);
+    expect(await store.list('o-alice')).toHaveLength(4);
+  });
+
+  it('lists the live sessions of one openid, oldest first, without token or session_key', async () => {
+    const [a, b, c] = [id(), id(), id()];
+    const t0 = clock.now();
+    await store.create(a, session('o-alice', t0), opts);
+    clock.advance(5);
+    await store.create(b, session('o-alice', t0 + 5), { ...opts, ttlMs: 10 });
+    await store.create(c, session('o-carol'), opts);
+    expect(await store.list('o-alice')).toEqual([
+      { id: a, createdAt: t0, expiresAt: t0 + 60_000, lastSeenAt: t0 },
+      { id: b, createdAt: t0 + 5, expiresAt: t0 + 15, lastSeenAt: t0 + 5 },
+    ]);
+    clock.advance(10);
+    expect((await store.list('o-alice')).map((s) => s.id)).toEqual([a]);
+    await store.delete(a);
+    expect(await store.list('o-alice')).toEqual([]);
+    expect(await store.list('o-nobody')).toEqual([]);
+  });
+
+  it("revokes one session by id, only the openid's own", async () => {
+    const [a, c] = [id(), id()];
+    await store.create(a, session('o-alice'), opts);
+    await store.create(c, session('o-carol'), opts);
+    expect(await store.revoke('o-alice', c)).toBe(false);
+    expect(await store.get(c)).not.toBeNull();
+    expect(await store.revoke('o-alice', id())).toBe(false);
+    expect(await store.revoke('o-alice', a)).toBe(true);
+    expect(await store.get(a)).toBeNull();
+    expect(await store.revoke('o-alice', a)).toBe(false);
+  });
+
+  it('revokes every session of one openid and counts the live ones', async () => {
+    const mine = [id(), id(), id()];
+    for (const h of mine) await store.create(h, session(), opts);
+    const dead = id();
+    await store.create(dead, session(), { ...opts, ttlMs: 1 });
+    const carol = id();
+    await store.create(carol, session('o-carol'), opts);
+    clock.advance(1);
+    expect(await store.revokeAll('o-alice')).toBe(3);
+    for (const h of [...mine, dead]) expect(await store.get(h)).toBeNull();
+    expect(await store.list('o-alice')).toEqual([]);
+    expect(await store.get(carol)).not.toBeNull();
+    expect(await store.revokeAll('o-alice')).toBe(0);
+  });
+
+  it('shares an access_token per appid, with a lock only one holder gets', async () => {
+    const cache = store.accessTokenCache('wx-app-1');
+    expect(await cache.read()).toBeNull();
+    await cache.write({ token: 'AT-1', expiresAt: clock.now() + 7_200_000 });
+    expect(await cache.read()).toEqual({ token: 'AT-1', expiresAt: clock.now() + 7_200_000 });
+    expect(await store.accessTokenCache('wx-app-2').read()).toBeNull();
+
+    const release = await cache.lock(10_000);
+    expect(release).toEqual(expect.any(Function));
+    expect(await cache.lock(10_000)).toBeNull();
+    expect(await store.accessTokenCache('wx-app-2').lock(10_000)).toEqual(expect.any(Function));
+    await release!();
+    const again = await cache.lock(10_000);
+    expect(again).toEqual(expect.any(Function));
+    await again!();
+  });
+});
+
+describe('redis store', () => {
+  it('names keys by hashes only (token hash, sha256 of the openid), each with a TTL', async () => {
+    const client = redis.client();
+    const prefix = `k${randomBytes(4).toString('hex')}:`;
+    const store = createRedisStore({ redis: client, prefix });
+    const h = id();
+    await store.create(h, { ...session('o-alice-openid'), createdAt: Date.now() }, opts);
+    const keys = await client.keys(`${prefix}*`);
+    expect(keys.sort()).toEqual([`${prefix}o:${hashToken('o-alice-openid')}`, `${prefix}s:${h}`].sort());
+    for (const key of keys) {
+      expect(key).not.toMatch(/alice|key-of/);
+      const pttl = await client.pttl(key);
+      expect(pttl).toBeGreaterThan(59_000);
+      expect(pttl).toBeLessThanOrEqual(60_000);
+    }
+  });
+
+  it('sees what another process wrote: one Redis, two store objects', async () => {
+    const prefix = `p${randomBytes(4).toString('hex')}:`;
+    const a = createRedisStore({ redis: redis.client(), prefix });
+    const b = createRedisStore({ redis: redis.client(), prefix });
+    const h = id();
+    await a.create(h, { ...session(), createdAt: Date.now() }, opts);
+    expect((await b.get(h))?.openid).toBe('o-alice');
+    expect(await b.revokeAll('o-alice')).toBe(1);
+    expect(await a.get(h)).toBeNull();
+    const release = await a.accessTokenCache('wx').lock(10_000);
+    expect(await b.accessTokenCache('wx').lock(10_000)).toBeNull();
+    await release!();
+  });
+});
 
 describe('memory store', () => {
-  it('sets, gets and deletes a session', async () => {
-    const store = createMemoryStore();
-    await store.set('h1', { ...session(), unionid: 'ou-alice' }, 1000);
-    expect(await store.get('h1')).toEqual({ openid: 'o-alice', unionid: 'ou-alice', session_key: 'k', createdAt: 0 });
-    expect(await store.get('h2')).toBeNull();
-    await store.delete('h1');
-    expect(await store.get('h1')).toBeNull();
-    await expect(store.delete('unknown')).resolves.toBeUndefined();
-  });
-
-  it('returns copies, so callers cannot change what is stored', async () => {
-    const store = createMemoryStore();
-    const s = session();
-    await store.set('h', s, 1000);
-    s.openid = 'changed';
-    (await store.get('h'))!.openid = 'changed too';
-    expect((await store.get('h'))!.openid).toBe('o-alice');
-  });
-
-  it('expires an entry at its ttl and drops it on get', async () => {
+  it('sweeps dead sessions on create, so never-read sessions do not pile up', async () => {
     const clock = manualClock();
     const store = createMemoryStore({ now: clock.now });
-    await store.set('h', session(), 1000);
-    clock.advance(999);
-    expect(await store.get('h')).not.toBeNull();
-    clock.advance(1);
-    expect(store.size()).toBe(1);
-    expect(await store.get('h')).toBeNull();
-    expect(store.size()).toBe(0);
-  });
-
-  it('sweeps expired entries on set, so never-read entries do not pile up', async () => {
-    const clock = manualClock();
-    const store = createMemoryStore({ now: clock.now });
-    for (let i = 0; i < 150; i++) await store.set(`old${i}`, session(), 1000);
+    for (let i = 0; i < 150; i++) await store.create(`old${i}`, session(`o${i}`), { ...opts, ttlMs: 1000 });
     clock.advance(1000);
-    for (let i = 0; i < 100; i++) await store.set(`new${i}`, session(), 1000);
+    for (let i = 0; i < 100; i++) await store.create(`new${i}`, session(`n${i}`), opts);
     expect(store.size()).toBeLessThanOrEqual(100);
     expect(await store.get('new99')).not.toBeNull();
   });
 
-  it('never holds more than maxEntries, dropping the oldest written first', async () => {
+  it('never holds more than maxEntries, dropping the oldest first', async () => {
     const store = createMemoryStore({ maxEntries: 3 });
-    for (const key of ['a', 'b', 'c']) await store.set(key, session(key), 60_000);
-    await store.set('a', session('a2'), 60_000); // rewriting makes 'a' the newest
-    await store.set('d', session('d'), 60_000);
+    for (const key of ['a', 'b', 'c', 'd']) await store.create(key, session(key), opts);
     expect(store.size()).toBe(3);
-    expect(await store.get('b')).toBeNull();
-    expect((await store.get('a'))!.openid).toBe('a2');
+    expect(await store.get('a')).toBeNull();
     expect(await store.get('d')).not.toBeNull();
+    expect(await store.list('a')).toEqual([]);
   });
 });

@@ -12,12 +12,10 @@
  * (at most `maxFiles`, oldest dropped): a demo, not storage.
  */
 import multipart from '@fastify/multipart';
-import type { FastifyInstance, FastifyReply, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { randomBytes } from 'node:crypto';
 
 export interface FileRoutesOptions {
-  requireAuth: preHandlerAsyncHookHandler;
-  sendError: (reply: FastifyReply, status: number, error: string, message: string) => FastifyReply;
   /** Largest avatar, bytes. @default 1048576 */
   maxAvatarBytes?: number;
   /** Files kept in memory. @default 1000 */
@@ -26,6 +24,10 @@ export interface FileRoutesOptions {
 
 /** Longest nickname, in characters (code points). */
 const MAX_NICKNAME = 32;
+
+function sendError(reply: FastifyReply, status: number, error: string, message: string) {
+  return reply.code(status).send({ error, message });
+}
 
 const SIGNATURES: Array<[mime: string, test: (b: Buffer) => boolean]> = [
   ['image/png', (b) => b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))],
@@ -36,13 +38,12 @@ const SIGNATURES: Array<[mime: string, test: (b: Buffer) => boolean]> = [
 export async function fileRoutes(app: FastifyInstance, opts: FileRoutesOptions): Promise<void> {
   const maxAvatarBytes = opts.maxAvatarBytes ?? 1024 * 1024;
   const maxFiles = opts.maxFiles ?? 1000;
-  const { sendError } = opts;
   const files = new Map<string, { openid: string; mimeType: string; bytes: Buffer }>();
 
   // One file part and a few small fields: anything more is a 413 from the plugin.
   await app.register(multipart, { limits: { fileSize: maxAvatarBytes, files: 1, fields: 8, fieldSize: 1024, parts: 9 } });
 
-  app.post('/api/avatar', { preHandler: opts.requireAuth }, async (request, reply) => {
+  app.post('/api/avatar', { preHandler: app.requireAuth }, async (request, reply) => {
     if (!request.isMultipart()) {
       return sendError(reply, 415, 'unsupported_media_type', 'Send the avatar as multipart/form-data (wx.uploadFile) with the image in field "avatar".');
     }
@@ -68,7 +69,7 @@ export async function fileRoutes(app: FastifyInstance, opts: FileRoutesOptions):
     const type = SIGNATURES.find(([, test]) => test(bytes));
     if (!type) return sendError(reply, 415, 'unsupported_file_type', 'The avatar must be a PNG, JPEG or WebP image.');
     const id = randomBytes(16).toString('base64url');
-    files.set(id, { openid: request.auth!.session.openid, mimeType: type[0], bytes });
+    files.set(id, { openid: request.auth!.openid, mimeType: type[0], bytes });
     if (files.size > maxFiles) files.delete(files.keys().next().value as string);
     return { id, url: `/api/files/${id}`, mimeType: type[0], size: bytes.length };
   });
@@ -78,7 +79,7 @@ export async function fileRoutes(app: FastifyInstance, opts: FileRoutesOptions):
   app.post(
     '/api/profile',
     {
-      preHandler: opts.requireAuth,
+      preHandler: app.requireAuth,
       schema: {
         body: {
           type: 'object',
@@ -89,7 +90,7 @@ export async function fileRoutes(app: FastifyInstance, opts: FileRoutesOptions):
       },
     },
     async (request, reply) => {
-      const { openid } = request.auth!.session;
+      const { openid } = request.auth!;
       const body = request.body as { nickname: string; avatarId?: string };
       const nickname = body.nickname.trim();
       // Code points, not UTF-16 units: an emoji counts once. WeChat's nickname input already
@@ -107,11 +108,11 @@ export async function fileRoutes(app: FastifyInstance, opts: FileRoutesOptions):
     },
   );
 
-  app.get('/api/files/:id', { preHandler: opts.requireAuth }, async (request, reply) => {
+  app.get('/api/files/:id', { preHandler: app.requireAuth }, async (request, reply) => {
     const { id } = request.params as { id: string };
     const file = files.get(id);
     // Another user's file is answered like a missing one: ids are not a way to probe.
-    if (!file || file.openid !== request.auth!.session.openid) return sendError(reply, 404, 'not_found', 'No such file of yours.');
+    if (!file || file.openid !== request.auth!.openid) return sendError(reply, 404, 'not_found', 'No such file of yours.');
     return reply.type(file.mimeType).header('cache-control', 'private, no-store').send(file.bytes);
   });
 }

@@ -18,7 +18,7 @@
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { encryptData } from './wechat-crypto';
+import { encryptData } from '../server/wechat-crypto';
 
 export interface EmulatorOptions {
   /** appid -> secret of every app the emulator knows. */

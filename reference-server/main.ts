@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import pc from 'picocolors';
 import { buildServer } from './app';
-import { buildEmulator } from './emulator';
+import { buildEmulator } from '../emulator';
 
 const DEMO_APPID = 'wxdemo0000000000';
 

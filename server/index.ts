@@ -1,0 +1,23 @@
+/**
+ * wx-login-kit/server: the server half of the login flow, for Node (fastify 5).
+ *
+ *   import Fastify from 'fastify';
+ *   import { wxLogin } from 'wx-login-kit/server';
+ *   const app = Fastify({ logger: true });
+ *   await app.register(wxLogin, { appid, secret });
+ *   app.get('/api/me', { preHandler: app.requireAuth }, async (request) => request.auth);
+ *
+ * Not part of the mini program package: WeChat's 构建 npm copies only `miniprogram_dist`.
+ */
+export { wxLogin, wxLoginErrorHandler, DEFAULTS } from './plugin';
+export type { WxLoginOptions, WxLoginApi, RequestAuth, RateLimit } from './plugin';
+export { createMemoryStore } from './store';
+export type { MemoryStoreOptions, SessionStore, Session, StoredSession, SessionInfo, CreateSessionOptions, AccessTokenCache } from './store';
+export { createRedisStore } from './redis-store';
+export type { RedisStoreOptions } from './redis-store';
+export { createWechatClient, WechatApiError, WechatUnreachableError } from './wechat';
+export type { WechatClient, WechatClientOptions, Code2SessionResult, PhoneInfo } from './wechat';
+export { createAccessTokenClient } from './access-token';
+export type { AccessTokenClient, AccessTokenClientOptions } from './access-token';
+export { decryptData, DecryptError } from './wechat-crypto';
+// Not exported: newToken/hashToken (./crypto) and the Lua scripts are internals of the stores.

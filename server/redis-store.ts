@@ -1,0 +1,224 @@
+/**
+ * A session store on Redis, for several server processes: every process sees every session, a
+ * logout or revoke on one is seen by all at once, sessions survive restarts, and the app's
+ * access_token is fetched by one process and shared.
+ *
+ * Layout (prefix `wxlk:` by default):
+ *   <prefix>s:<sha256(token)>      hash {openid, unionid?, session_key, createdAt, expiresAt, lastSeenAt, idleMs}, PX = lifetime
+ *   <prefix>o:<sha256(openid)>     sorted set of the openid's session ids, oldest first
+ *   <prefix>at:<appid>             JSON {token, expiresAt}: the shared access_token
+ *   <prefix>at:<appid>:lock        the refresh lock (SET NX PX, released only by its holder)
+ * Only hashes of tokens are keys. Each read-modify-write is one Lua script, so it is atomic. The
+ * scripts build key names inside, so the store needs one Redis (or one Cluster slot), not a Cluster.
+ *
+ * Times are the server's `now` (ms), so a session's deadlines follow the server clock; Redis TTLs
+ * only free the memory.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { hashToken } from './crypto';
+import { isLive, type AccessTokenCache, type Session, type SessionInfo, type SessionStore, type StoredSession } from './store';
+
+export interface RedisStoreOptions {
+  /**
+   * An ioredis client (`new Redis(url)`), owned by the caller: the store never closes it. It gets
+   * the store's Lua commands (named `wxLoginKit*`) through `defineCommand`.
+   */
+  redis: Redis;
+  /** Prefix of every key. @default 'wxlk:' */
+  prefix?: string;
+  /** Clock in ms since the epoch. @default Date.now */
+  now?: () => number;
+}
+
+/** The fields of a session hash whose values are numbers. */
+const NUMBERS = ['createdAt', 'expiresAt', 'lastSeenAt', 'idleMs'] as const;
+
+// KEYS: session. ARGV: now. Returns the hash as a flat list, or nil (deleting a dead session).
+const GET = `
+local f = redis.call('HMGET', KEYS[1], 'expiresAt', 'lastSeenAt', 'idleMs')
+if not f[1] then return nil end
+local now, expiresAt, lastSeenAt, idleMs = tonumber(ARGV[1]), tonumber(f[1]), tonumber(f[2]), tonumber(f[3])
+if now >= expiresAt or (idleMs > 0 and now - lastSeenAt >= idleMs) then
+  redis.call('DEL', KEYS[1])
+  return nil
+end
+if idleMs > 0 then
+  redis.call('HSET', KEYS[1], 'lastSeenAt', ARGV[1])
+end
+return redis.call('HGETALL', KEYS[1])
+`;
+
+// Drops the index's dead members; leaves the live ids, oldest first, in the table 'live'.
+const LIVE = `
+local function liveIds(index, prefix, now)
+  local live = {}
+  for _, id in ipairs(redis.call('ZRANGE', index, 0, -1)) do
+    local f = redis.call('HMGET', prefix .. id, 'expiresAt', 'lastSeenAt', 'idleMs')
+    local ok = f[1] and now < tonumber(f[1]) and not (tonumber(f[3]) > 0 and now - tonumber(f[2]) >= tonumber(f[3]))
+    if ok then
+      table.insert(live, id)
+    else
+      redis.call('DEL', prefix .. id)
+      redis.call('ZREM', index, id)
+    end
+  end
+  return live
+end
+`;
+
+// KEYS: session, index. ARGV: id, now, ttlMs, maxPerOpenid, session prefix, then field/value pairs.
+// Returns the revoked ids.
+const CREATE = `${LIVE}
+local id, now, ttl, max, prefix = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 6))
+redis.call('PEXPIRE', KEYS[1], ttl)
+-- Scores only order the index: a session created in the same ms as the newest goes after it.
+local score = now
+local newest = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+if newest[2] and tonumber(newest[2]) >= score then score = tonumber(newest[2]) + 1 end
+redis.call('ZADD', KEYS[2], score, id)
+local live = liveIds(KEYS[2], prefix, now)
+local revoked = {}
+for i = 1, #live - max do
+  redis.call('DEL', prefix .. live[i])
+  redis.call('ZREM', KEYS[2], live[i])
+  table.insert(revoked, live[i])
+end
+-- The index lives as long as its newest session.
+if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
+return revoked
+`;
+
+// KEYS: index. ARGV: now, session prefix. Returns the live ids, oldest first.
+const LIST = `${LIVE}
+return liveIds(KEYS[1], ARGV[2], tonumber(ARGV[1]))
+`;
+
+// KEYS: index. ARGV: now, session prefix. Revokes every session; returns how many were live.
+const REVOKE_ALL = `${LIVE}
+local live = liveIds(KEYS[1], ARGV[2], tonumber(ARGV[1]))
+for _, id in ipairs(live) do redis.call('DEL', ARGV[2] .. id) end
+redis.call('DEL', KEYS[1])
+return #live
+`;
+
+// KEYS: index, session. ARGV: id. Revokes the session only if the openid's index has it.
+const REVOKE = `
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+redis.call('ZREM', KEYS[1], ARGV[1])
+return redis.call('DEL', KEYS[2])
+`;
+
+// KEYS: lock. ARGV: holder. Deletes the lock only if this holder still has it.
+const UNLOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+type Command = (...args: Array<string | number>) => Promise<unknown>;
+
+/**
+ * The Redis store. Sessions, the per-openid index and the access_token live in Redis, so any
+ * number of server processes share them. See the top of this file for the key layout.
+ */
+export function createRedisStore(opts: RedisStoreOptions): SessionStore & { redis: Redis } {
+  const { redis } = opts;
+  const prefix = opts.prefix ?? 'wxlk:';
+  const now = opts.now ?? Date.now;
+  const sessionPrefix = `${prefix}s:`;
+  const sessionKey = (id: string) => sessionPrefix + id;
+  const indexKey = (openid: string) => `${prefix}o:${hashToken(openid)}`;
+
+  const scripts = { Get: [1, GET], Create: [2, CREATE], List: [1, LIST], RevokeAll: [1, REVOKE_ALL], Revoke: [2, REVOKE], Unlock: [1, UNLOCK] } as const;
+  const commands = redis as unknown as Record<string, Command | undefined>;
+  for (const [name, [numberOfKeys, lua]] of Object.entries(scripts)) {
+    if (!commands[`wxLoginKit${name}`]) redis.defineCommand(`wxLoginKit${name}`, { numberOfKeys, lua });
+  }
+  const run = (name: keyof typeof scripts, ...args: Array<string | number>) => commands[`wxLoginKit${name}`]!(...args);
+
+  function parse(flat: string[]): StoredSession {
+    const fields: Record<string, string> = {};
+    for (let i = 0; i < flat.length; i += 2) fields[flat[i]] = flat[i + 1];
+    const session = { openid: fields.openid, session_key: fields.session_key } as StoredSession;
+    if (fields.unionid !== undefined) session.unionid = fields.unionid;
+    for (const name of NUMBERS) session[name] = Number(fields[name]);
+    return session;
+  }
+
+  return {
+    redis,
+
+    async create(tokenHash, session: Session, { ttlMs, idleMs = 0, maxPerOpenid }) {
+      const t = now();
+      const fields: Array<string | number> = ['openid', session.openid, 'session_key', session.session_key];
+      if (session.unionid !== undefined) fields.push('unionid', session.unionid);
+      fields.push('createdAt', session.createdAt, 'expiresAt', t + ttlMs, 'lastSeenAt', t, 'idleMs', idleMs);
+      const args = [sessionKey(tokenHash), indexKey(session.openid), tokenHash, t, ttlMs, maxPerOpenid, sessionPrefix, ...fields];
+      return (await run('Create', ...args)) as string[];
+    },
+
+    async get(tokenHash) {
+      const flat = (await run('Get', sessionKey(tokenHash), now())) as string[] | null;
+      return flat ? parse(flat) : null;
+    },
+
+    async delete(tokenHash) {
+      // The openid's index keeps the id until its next create/list/revokeAll drops it.
+      await redis.del(sessionKey(tokenHash));
+    },
+
+    async list(openid) {
+      const ids = (await run('List', indexKey(openid), now(), sessionPrefix)) as string[];
+      if (ids.length === 0) return [];
+      const pipeline = redis.pipeline();
+      for (const id of ids) pipeline.hmget(sessionKey(id), 'createdAt', 'expiresAt', 'lastSeenAt', 'idleMs');
+      const rows = (await pipeline.exec()) ?? [];
+      const t = now();
+      const infos: SessionInfo[] = [];
+      rows.forEach(([err, row], i) => {
+        const [createdAt, expiresAt, lastSeenAt, idleMs] = ((err ? [] : row) as Array<string | null>).map(Number);
+        // A session that died between the two calls is left out.
+        if (!Number.isNaN(expiresAt) && isLive({ expiresAt, lastSeenAt, idleMs }, t)) infos.push({ id: ids[i], createdAt, expiresAt, lastSeenAt });
+      });
+      return infos;
+    },
+
+    async revoke(openid, id) {
+      return (await run('Revoke', indexKey(openid), sessionKey(id), id)) === 1;
+    },
+
+    async revokeAll(openid) {
+      return (await run('RevokeAll', indexKey(openid), now(), sessionPrefix)) as number;
+    },
+
+    accessTokenCache(appid): AccessTokenCache {
+      const key = `${prefix}at:${appid}`;
+      const lockKey = `${key}:lock`;
+      return {
+        async read() {
+          const raw = await redis.get(key);
+          if (!raw) return null;
+          const entry = JSON.parse(raw) as { token?: unknown; expiresAt?: unknown };
+          return typeof entry.token === 'string' && typeof entry.expiresAt === 'number'
+            ? { token: entry.token, expiresAt: entry.expiresAt }
+            : null;
+        },
+        async write(entry) {
+          // Redis drops it when WeChat would; a clock far from the server's keeps it a minute at least.
+          const px = Math.max(60_000, entry.expiresAt - now());
+          await redis.set(key, JSON.stringify({ token: entry.token, expiresAt: entry.expiresAt }), 'PX', px);
+        },
+        async lock(ttlMs) {
+          const holder = randomBytes(16).toString('hex');
+          const taken = await redis.set(lockKey, holder, 'PX', ttlMs, 'NX');
+          if (taken !== 'OK') return null;
+          return async () => {
+            await run('Unlock', lockKey, holder);
+          };
+        },
+      };
+    },
+  };
+}

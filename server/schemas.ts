@@ -1,0 +1,141 @@
+/**
+ * The contract's JSON schemas: fastify validates bodies with them, and @fastify/swagger publishes
+ * them as OpenAPI 3 (./plugin `openapi`). Bounds are generous for WeChat's values and small
+ * enough that nothing large reaches WeChat or the decryptor.
+ */
+
+const code = { type: 'string', minLength: 1, maxLength: 128, description: 'A wx.login code: valid 5 minutes, single use.' } as const;
+const encryptedData = { type: 'string', minLength: 1, maxLength: 8192, description: 'encryptedData from the button, base64.' } as const;
+const iv = { type: 'string', minLength: 1, maxLength: 64, description: 'iv from the button, base64.' } as const;
+
+const error = {
+  description: 'An error: `error` is a stable code for programs, `message` says what failed and what to do.',
+  type: 'object',
+  required: ['error', 'message'],
+  properties: {
+    error: { type: 'string' },
+    message: { type: 'string' },
+    retryAfter: { type: 'integer', description: 'With 429: seconds to wait (also in Retry-After).' },
+    errcode: { type: 'integer', description: "WeChat's errcode, when WeChat refused the app." },
+  },
+} as const;
+
+const errors = { '4xx': error, '5xx': error } as const;
+
+const token = {
+  token: { type: 'string', description: 'The bearer token: send it as Authorization: Bearer <token>.' },
+  expiresIn: { type: 'integer', description: 'Seconds until the token expires.' },
+} as const;
+
+const bearer = [{ bearer: [] }];
+
+export const openapiInfo = {
+  info: {
+    title: 'wx-login-kit server contract',
+    description: 'wx.login code -> code2Session -> token. https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/login.html',
+    version: '1',
+  },
+  components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+} as const;
+
+export const login = {
+  summary: 'Exchange a wx.login code for a token',
+  body: { type: 'object', required: ['code'], properties: { code } },
+  response: { 200: { type: 'object', required: ['token', 'expiresIn'], properties: token }, ...errors },
+} as const;
+
+export const phone = {
+  summary: 'Log in with the phone number from a getPhoneNumber / getRealtimePhoneNumber button',
+  body: {
+    type: 'object',
+    required: ['code'],
+    properties: {
+      code,
+      phoneCode: { type: 'string', minLength: 1, maxLength: 256, description: "The button's detail.code." },
+      encryptedData,
+      iv,
+    },
+    anyOf: [{ required: ['phoneCode'] }, { required: ['encryptedData', 'iv'] }],
+  },
+  response: {
+    200: {
+      type: 'object',
+      required: ['token', 'expiresIn', 'phoneNumber', 'purePhoneNumber', 'countryCode'],
+      properties: { ...token, phoneNumber: { type: 'string' }, purePhoneNumber: { type: 'string' }, countryCode: { type: 'string' } },
+    },
+    ...errors,
+  },
+} as const;
+
+export const profile = {
+  summary: 'Log in with the user info from a (legacy) getUserInfo button',
+  body: { type: 'object', required: ['code', 'encryptedData', 'iv'], properties: { code, encryptedData, iv } },
+  response: {
+    200: {
+      type: 'object',
+      required: ['token', 'expiresIn', 'userInfo'],
+      properties: {
+        ...token,
+        userInfo: {
+          type: 'object',
+          description: 'Display fields only; today WeChat gives "微信用户" and a grey avatar.',
+          properties: {
+            nickName: { type: 'string' },
+            avatarUrl: { type: 'string' },
+            gender: { type: 'integer' },
+            language: { type: 'string' },
+            city: { type: 'string' },
+            province: { type: 'string' },
+            country: { type: 'string' },
+          },
+        },
+      },
+    },
+    ...errors,
+  },
+} as const;
+
+export const logout = {
+  summary: "Revoke this request's token",
+  security: bearer,
+  response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } }, ...errors },
+} as const;
+
+export const logoutAll = {
+  summary: "Revoke every session of this token's user",
+  security: bearer,
+  response: { 200: { type: 'object', properties: { revoked: { type: 'integer' } } }, ...errors },
+} as const;
+
+export const sessions = {
+  summary: "This token's user's live sessions, oldest first",
+  security: bearer,
+  response: {
+    200: {
+      type: 'object',
+      properties: {
+        sessions: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              id: { type: 'string', description: 'Names the session for DELETE /sessions/{id}; not a token.' },
+              createdAt: { type: 'integer', description: 'ms since the epoch' },
+              expiresAt: { type: 'integer', description: 'ms since the epoch' },
+              lastSeenAt: { type: 'integer', description: 'ms since the epoch' },
+              current: { type: 'boolean', description: "Whether it is this request's session." },
+            },
+          },
+        },
+      },
+    },
+    ...errors,
+  },
+} as const;
+
+export const revoke = {
+  summary: "Revoke one of this token's user's sessions",
+  security: bearer,
+  params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^[0-9a-f]{64}$' } } },
+  response: { 200: { type: 'object', properties: { ok: { type: 'boolean' } } }, ...errors },
+} as const;
