@@ -6,10 +6,15 @@
  *   WECHAT_API_BASE                       e.g. https://api.weixin.qq.com; unset -> local emulator
  *   WX_APPID, WX_SECRET                   required with WECHAT_API_BASE
  *   EMULATOR_PORT (3001)                  emulator port when WECHAT_API_BASE is unset
+ *   REDIS_URL                             e.g. redis://127.0.0.1:6379 or a unix socket path: sessions,
+ *                                         rate limits and the access_token in Redis, shared by every
+ *                                         process on it; unset -> in this process's memory
  * The secret is never printed.
  */
 import { randomBytes } from 'node:crypto';
 import pc from 'picocolors';
+import { Redis } from 'ioredis';
+import { createRedisStore, type SessionStore } from '../server';
 import { buildServer } from './app';
 import { buildEmulator } from '../emulator';
 
@@ -53,7 +58,18 @@ async function main(): Promise<void> {
     console.log(pc.dim(`  wx.login stand-in: POST ${emulatorUrl}/emulator/login {"appid": "${appid}", "user": "alice"}`));
   }
 
-  const server = buildServer({ wechat, logger: true });
+  let store: SessionStore | undefined;
+  if (process.env.REDIS_URL) {
+    // Fail fast rather than queue commands while Redis is away: a request then gets a 500 at once.
+    const redis = new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: 1 });
+    redis.on('error', (err) => console.error(pc.red(`[wx-login-kit] Redis: ${err.message}`)));
+    await redis.ping();
+    store = createRedisStore({ redis });
+    closers.push(() => redis.quit());
+    console.log(`${pc.yellow('Session store')}    Redis (REDIS_URL)`);
+  }
+
+  const server = buildServer({ wechat, logger: true, store });
   const serverUrl = await server.listen({ port: serverPort, host });
   closers.unshift(() => server.close());
   console.log(`${pc.green('Login server')}     ${pc.cyan(serverUrl)}  -> code2Session at ${wechat.apiBase}`);
