@@ -10,6 +10,10 @@
  *   .json/.wxml/.wxss, in miniprogram_dist/components/ (for 构建 npm) and in components/ at the
  *   package root (Taro and uni-app join the package root with the usingComponents subpath), so
  *   `wx-login-kit/components/login-button/index` resolves in all three.
+ * - dist/server/: the server half (`wx-login-kit/server`, a fastify plugin) for Node only, as one
+ *   ES module (index.mjs) and one CommonJS file (index.cjs), with its .d.ts. Outside
+ *   miniprogram_dist, so 构建 npm never copies it into a mini program. fastify, @fastify/* and
+ *   ioredis stay imports (peer dependencies); fastify-plugin is bundled in.
  */
 import { execFileSync } from 'node:child_process';
 import { build } from 'esbuild';
@@ -20,7 +24,14 @@ const ROOT = path.resolve(__dirname, '..');
 /** WeChat's JS engines on the clients it supports run ES2017 (async/await); newer syntax is lowered. */
 export const TARGET = 'es2017';
 const SRC = path.join(ROOT, 'src');
-const OUT = { cjs: path.join(ROOT, 'miniprogram_dist'), esm: path.join(ROOT, 'dist/esm'), components: path.join(ROOT, 'components') };
+const OUT = {
+  cjs: path.join(ROOT, 'miniprogram_dist'),
+  esm: path.join(ROOT, 'dist/esm'),
+  components: path.join(ROOT, 'components'),
+  server: path.join(ROOT, 'dist/server'),
+};
+/** The server half's imports that users install next to it (peerDependencies). */
+const SERVER_PEERS = ['fastify', '@fastify/rate-limit', '@fastify/swagger', 'ioredis'];
 const COMPONENTS = path.join(SRC, 'components');
 
 /** Every file below `dir`, skipping folders whose name is in `skip`. */
@@ -57,8 +68,26 @@ export async function buildPackage(): Promise<void> {
     for (const f of components.filter((f) => /\.(json|wxml|wxss)$/.test(f))) fs.cpSync(f, path.join(outdir, path.relative(COMPONENTS, f)));
   }
 
-  execFileSync(process.execPath, [(require as unknown as NodeJS.Require).resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+  const tsc = (project: string) =>
+    execFileSync(process.execPath, [(require as unknown as NodeJS.Require).resolve('typescript/bin/tsc'), '-p', path.join(ROOT, project)], { stdio: 'inherit' });
+  tsc('tsconfig.build.json');
   for (const f of listFiles(OUT.cjs, ['components']).filter((f) => f.endsWith('.d.ts'))) fs.cpSync(f, path.join(OUT.esm, path.relative(OUT.cjs, f)));
+
+  for (const [format, file] of [['esm', 'index.mjs'], ['cjs', 'index.cjs']] as const) {
+    await build({
+      entryPoints: [path.join(ROOT, 'server/index.ts')],
+      outfile: path.join(OUT.server, file),
+      bundle: true,
+      format,
+      platform: 'node',
+      target: 'node20',
+      external: SERVER_PEERS,
+      // fastify-plugin is CommonJS and calls require('node:path'): give the ES module a require.
+      banner: format === 'esm' ? { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" } : {},
+      logLevel: 'warning',
+    });
+  }
+  tsc('tsconfig.server.json');
 }
 
 if ((require as unknown as NodeJS.Require).main === module) {

@@ -1,0 +1,134 @@
+/**
+ * `npm run check:server`: the server half as a user gets it. In a scratch copy of examples/server
+ * (a whole login server in 27 lines), installs the packed kit with fastify, @fastify/* and ioredis
+ * from the npm registry, typechecks it (its JS with checkJs, against the package's .d.ts), loads
+ * `wx-login-kit/server` as ES module and as CommonJS, then runs two instances of it on one
+ * throwaway redis-server against the WeChat API emulator and logs in through them over HTTP.
+ * Also checks that the mini program half of the tarball holds nothing of the server.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { buildEmulator } from '../emulator';
+import { startRedis } from '../test/support/redis';
+import { createChecks, packKit, readJson, rel, ROOT, run, writeJson } from './checks';
+
+const KIT = 'wx-login-kit';
+const SCRATCH = path.join(ROOT, '.tmp/check-server');
+const APP = path.join(SCRATCH, 'server');
+const APPID = 'wxcheckserver0001';
+const INSTALL_TIMEOUT_MS = 300_000;
+
+async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** Runs `node server.js` with env; resolves with its URL once fastify says it listens. */
+function startExample(env: NodeJS.ProcessEnv): Promise<{ url: string; proc: ChildProcess; output: string[] }> {
+  const proc = spawn(process.execPath, ['server.js'], { cwd: APP, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output: string[] = [];
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output.push(String(chunk));
+      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output.join(''));
+      if (m) resolve({ url: m[1], proc, output });
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    proc.once('exit', (code) => reject(new Error(`server.js exited ${code}:\n${output.join('')}`)));
+  });
+}
+
+async function main(): Promise<void> {
+  const { check, skip, finish } = createChecks();
+  fs.rmSync(SCRATCH, { recursive: true, force: true });
+  fs.mkdirSync(SCRATCH, { recursive: true });
+  let tarball = '';
+
+  await check('npm pack: the mini program half holds nothing of the server', async () => {
+    tarball = await packKit(SCRATCH);
+    const { stdout } = await run('tar', ['-tzf', tarball], SCRATCH);
+    const files = stdout.split('\n').filter(Boolean);
+    const server = files.filter((f) => f.startsWith('package/dist/server/'));
+    const leaked = files.filter((f) => /^package\/(miniprogram_dist|components|dist\/esm)\//.test(f) && /server|plugin|redis|fastify/i.test(f));
+    if (!server.some((f) => f.endsWith('index.mjs')) || !server.some((f) => f.endsWith('index.cjs'))) throw new Error('no dist/server/index.{mjs,cjs} in the tarball');
+    if (leaked.length) throw new Error(`server files in the mini program half: ${leaked.join(', ')}`);
+    const deps = (readJson(path.join(ROOT, 'package.json')).dependencies ?? {}) as object;
+    if (Object.keys(deps).length) throw new Error(`the package has dependencies (${Object.keys(deps).join(', ')}): 构建 npm would build them into the mini program`);
+    return `${server.length} files in dist/server, none elsewhere; no dependencies`;
+  });
+
+  const installed = tarball !== '' && (await check('install examples/server with the packed kit', async () => {
+    fs.cpSync(path.join(ROOT, 'examples/server'), APP, { recursive: true, filter: (f) => !f.includes('node_modules') });
+    const pkgFile = path.join(APP, 'package.json');
+    const pkg = readJson(pkgFile);
+    writeJson(pkgFile, { ...pkg, dependencies: { ...(pkg.dependencies as object), [KIT]: `file:${tarball}` } });
+    await run('npm', ['install', '--no-audit', '--no-fund', '--no-package-lock'], APP, INSTALL_TIMEOUT_MS);
+    return `${KIT} ${readJson(path.join(APP, 'node_modules', KIT, 'package.json')).version}, fastify ${readJson(path.join(APP, 'node_modules/fastify/package.json')).version}`;
+  }, INSTALL_TIMEOUT_MS));
+
+  if (!installed) {
+    for (const name of ['typecheck', 'import and require', 'two instances on one Redis']) skip(name, 'not installed');
+    finish();
+  }
+
+  await check('typecheck server.js (checkJs, nodenext) against the package types', async () => {
+    await run(process.execPath, [path.join(APP, 'node_modules/typescript/bin/tsc'), '-p', APP], APP);
+  });
+
+  await check(`import and require ${KIT}/server from Node`, async () => {
+    const script = `import { createRequire } from 'node:module';
+const esm = await import('${KIT}/server');
+const cjs = createRequire(process.cwd() + '/')('${KIT}/server');
+console.log(JSON.stringify([Object.keys(esm).sort(), Object.keys(cjs).sort()]));`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], APP);
+    const [esm, cjs] = JSON.parse(stdout) as [string[], string[]];
+    if (esm.join() !== cjs.join() || !esm.includes('wxLogin')) throw new Error(`import() gave ${esm.join(', ')}; require() gave ${cjs.join(', ')}`);
+    return `${esm.length} exports`;
+  });
+
+  await check('two instances of server.js on one Redis: log in on one, use the token on both, /openapi.json', async () => {
+    const secret = randomBytes(16).toString('hex');
+    const redis = await startRedis();
+    const emulator = buildEmulator({ apps: { [APPID]: secret } });
+    const apiBase = await emulator.app.listen({ port: 0, host: '127.0.0.1' });
+    const env = { WX_APPID: APPID, WX_SECRET: secret, REDIS_URL: redis.path, WECHAT_API_BASE: apiBase, PORT: '0', HOST: '127.0.0.1' };
+    const instances: Array<{ proc: ChildProcess; output: string[] }> = [];
+    try {
+      const [a, b] = await Promise.all([startExample(env), startExample(env)]);
+      instances.push(a, b);
+      const { code } = (await postJson(`${apiBase}/emulator/login`, { appid: APPID, user: 'alice' })).body as { code: string };
+      const login = await postJson(`${a.url}/auth/login`, { code });
+      if (login.status !== 200) throw new Error(`POST /auth/login answered ${login.status} ${JSON.stringify(login.body)}`);
+      const token = login.body.token as string;
+      const openids = new Set<unknown>();
+      for (const { url } of [a, b]) {
+        const me = await fetch(`${url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+        if (me.status !== 200) throw new Error(`GET /api/me on ${url} answered ${me.status}`);
+        openids.add(((await me.json()) as { openid: unknown }).openid);
+      }
+      if (openids.size !== 1) throw new Error(`the two instances gave different openids: ${[...openids].join(', ')}`);
+      const logout = await postJson(`${b.url}/auth/logout`, undefined, { authorization: `Bearer ${token}` });
+      const after = await fetch(`${a.url}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+      if (logout.status !== 200 || after.status !== 401) throw new Error(`logout through B: ${logout.status}, then A answered ${after.status} (want 200, 401)`);
+      const doc = (await (await fetch(`${a.url}/openapi.json`)).json()) as { paths?: object };
+      const paths = Object.keys(doc.paths ?? {});
+      if (!paths.includes('/auth/login')) throw new Error(`/openapi.json has paths ${paths.join(', ')}`);
+      const printed = instances.flatMap((i) => i.output).join('');
+      for (const leak of [token, secret]) if (printed.includes(leak)) throw new Error('a token or the secret is in the server log');
+      return `one login, the token works on both, logout through B refused by A, ${paths.length} paths in /openapi.json`;
+    } finally {
+      for (const { proc } of instances) proc.kill('SIGTERM');
+      await Promise.all(instances.map(({ proc }) => (proc.exitCode === null ? new Promise((r) => proc.once('exit', r)) : null)));
+      await emulator.app.close();
+      await redis.stop();
+    }
+  });
+
+  console.log(`scratch: ${rel(SCRATCH)}`);
+  finish();
+}
+
+void main();
