@@ -28,7 +28,7 @@ import pc from 'picocolors';
 import { buildServer } from '../reference-server/app';
 import { buildEmulator } from '../emulator';
 import { compilePerFile, listFiles } from './build';
-import { analyse, compileProject, createChecks, loadCi, packKit, readJson, rel, ROOT, run, writeJson } from './checks';
+import { analyse, compileProject, createChecks, importAndRequire, loadCi, packKit, readJson, rel, ROOT, run, writeJson } from './checks';
 import { createMiniRuntime } from './mini-runtime';
 import { createNodeWx, type WxTrace } from './node-wx';
 
@@ -181,13 +181,7 @@ async function nodeEsm(tarball: string): Promise<string> {
   fs.mkdirSync(path.join(dir, 'node_modules'), { recursive: true });
   await run('tar', ['-xzf', tarball, '-C', path.join(dir, 'node_modules')], dir);
   fs.renameSync(path.join(dir, 'node_modules/package'), path.join(dir, 'node_modules', KIT));
-  const script = `import { createRequire } from 'node:module';
-const esm = await import('${KIT}');
-const cjs = createRequire(process.cwd() + '/')('${KIT}');
-console.log(JSON.stringify([Object.keys(esm).sort(), Object.keys(cjs).sort()]));`;
-  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], dir);
-  const [esm, cjs] = JSON.parse(stdout) as [string[], string[]];
-  if (esm.join() !== cjs.join() || !esm.includes('createAuth')) throw new Error(`import() gave ${esm.join(', ')}; require() gave ${cjs.join(', ')}`);
+  const esm = await importAndRequire(dir, KIT, 'createAuth');
   return `${esm.length} exports: ${esm.join(', ')}`;
 }
 

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { buildEmulator } from '../emulator';
 import { startRedis } from '../test/support/redis';
-import { createChecks, packKit, readJson, rel, ROOT, run, writeJson } from './checks';
+import { createChecks, importAndRequire, packKit, readJson, rel, ROOT, run, writeJson } from './checks';
 
 const KIT = 'wx-login-kit';
 const SCRATCH = path.join(ROOT, '.tmp/check-server');
@@ -79,13 +79,7 @@ async function main(): Promise<void> {
   });
 
   await check(`import and require ${KIT}/server from Node`, async () => {
-    const script = `import { createRequire } from 'node:module';
-const esm = await import('${KIT}/server');
-const cjs = createRequire(process.cwd() + '/')('${KIT}/server');
-console.log(JSON.stringify([Object.keys(esm).sort(), Object.keys(cjs).sort()]));`;
-    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], APP);
-    const [esm, cjs] = JSON.parse(stdout) as [string[], string[]];
-    if (esm.join() !== cjs.join() || !esm.includes('wxLogin')) throw new Error(`import() gave ${esm.join(', ')}; require() gave ${cjs.join(', ')}`);
+    const esm = await importAndRequire(APP, `${KIT}/server`, 'wxLogin');
     return `${esm.length} exports`;
   });
 

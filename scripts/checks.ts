@@ -96,6 +96,21 @@ export function run(file: string, args: string[], cwd: string, timeoutMs = STEP_
   });
 }
 
+/**
+ * Loads `specifier` from a Node project in `dir` both as ES module (`import()`) and as CommonJS
+ * (`require`); returns its export names, and throws unless both give the same ones, `expected` among them.
+ */
+export async function importAndRequire(dir: string, specifier: string, expected: string): Promise<string[]> {
+  const script = `import { createRequire } from 'node:module';
+const esm = await import('${specifier}');
+const cjs = createRequire(process.cwd() + '/')('${specifier}');
+console.log(JSON.stringify([Object.keys(esm).sort(), Object.keys(cjs).sort()]));`;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], dir);
+  const [esm, cjs] = JSON.parse(stdout) as [string[], string[]];
+  if (esm.join() !== cjs.join() || !esm.includes(expected)) throw new Error(`import() gave ${esm.join(', ')}; require() gave ${cjs.join(', ')}`);
+  return esm;
+}
+
 /** `npm pack` of the kit into `dir` (runs `prepack`, i.e. the build); returns the tarball's path. */
 export async function packKit(dir: string): Promise<string> {
   fs.mkdirSync(dir, { recursive: true });
