@@ -21,9 +21,18 @@ export interface ServerOptions extends Omit<WxLoginOptions, 'appid' | 'secret' |
   maxAvatarBytes?: number;
 }
 
-// Paths pino must blank out if a serializer ever logs them. The default request
-// serializer logs no headers or bodies; this is the second belt.
-const REDACT = ['req.headers.authorization', 'req.headers.cookie', 'req.body', 'res.headers["set-cookie"]'];
+// Paths pino must blank out. The default request serializer logs no headers or bodies; but
+// @fastify/multipart logs the headers it hands busboy (trace), and fastify logs the raw bytes of a
+// request node could not parse (`err.rawPacket`, trace), the Authorization header among them.
+const REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.body',
+  'res.headers["set-cookie"]',
+  'busboyOptions.headers.authorization',
+  'busboyOptions.headers.cookie',
+  'err.rawPacket',
+];
 
 function loggerOption(logger: ServerOptions['logger']): FastifyServerOptions['logger'] {
   if (!logger) return false;
@@ -39,6 +48,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     logger: loggerOption(logger),
     // fastify's default ajv coerces types, which would turn {"code": 123} into "123".
     ajv: { customOptions: { coerceTypes: false } },
+    // A URL fastify cannot route (bad %-encoding, a param over maxParamLength) gets the same JSON errors.
+    frameworkErrors: wxLoginErrorHandler,
   });
   // The plugin's JSON errors for the app's own routes too.
   app.setErrorHandler(wxLoginErrorHandler);
