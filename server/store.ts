@@ -62,7 +62,9 @@ export interface SessionStore {
   create(tokenHash: string, session: Session, opts: CreateSessionOptions): Promise<string[]>;
   /**
    * The session, or null when unknown, revoked, past `expiresAt` or idle for `idleMs`.
-   * A found session with an idle timeout is marked used now (`lastSeenAt`).
+   * A found session with an idle timeout is marked used now (`lastSeenAt`); a store may skip
+   * that write while the last mark is younger than idleMs / 10 (the Redis store does, so that a
+   * read stays one GET).
    */
   get(tokenHash: string): Promise<StoredSession | null>;
   /** Forgets one session (logout); deleting an unknown key is not an error. */
