@@ -319,11 +319,11 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
     let openidLimited: (request: FastifyRequest, reply: FastifyReply, openid: string) => Promise<boolean> = async () => false;
     if (limits.ip || limits.openid) {
       const rateLimit = (await optional(import('@fastify/rate-limit'), '@fastify/rate-limit', 'rateLimit: false')).default;
-      const redis = (store as { redis?: unknown }).redis;
+      const { redis, prefix } = store as { redis?: unknown; prefix?: string };
       await routes.register(rateLimit, {
         global: Boolean(limits.ip),
         ...(limits.ip ? { max: limits.ip.max, timeWindow: limits.ip.timeWindowMs } : {}),
-        ...(redis ? { redis: redis as never, nameSpace: 'wxlk:rl:' } : {}),
+        ...(redis ? { redis: redis as never, nameSpace: `${prefix ?? 'wxlk:'}rl:` } : {}),
         // The plugin's own error would be a bare 429; wxLoginErrorHandler answers it as JSON.
         errorResponseBuilder: (_request, context) => Object.assign(new Error('rate limited'), { statusCode: context.statusCode }),
       });

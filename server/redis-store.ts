@@ -8,6 +8,7 @@
  *   <prefix>o:<sha256(openid)>     sorted set of the openid's session ids, oldest first
  *   <prefix>at:<appid>             JSON {token, expiresAt}: the shared access_token
  *   <prefix>at:<appid>:lock        the refresh lock (SET NX PX, released only by its holder)
+ *   <prefix>rl:...                 the plugin's rate-limit counters (@fastify/rate-limit)
  * Only hashes of tokens are keys. Each read-modify-write is one Lua script, so it is atomic. The
  * scripts build key names inside, so the store needs one Redis (or one Cluster slot), not a Cluster.
  * Reading a session is what every authenticated request does, so it is cheap: the reads of one
@@ -109,7 +110,7 @@ type Command = (...args: Array<string | number>) => Promise<unknown>;
  * The Redis store. Sessions, the per-openid index and the access_token live in Redis, so any
  * number of server processes share them. See the top of this file for the key layout.
  */
-export function createRedisStore(opts: RedisStoreOptions): SessionStore & { redis: Redis } {
+export function createRedisStore(opts: RedisStoreOptions): SessionStore & { redis: Redis; prefix: string } {
   const { redis } = opts;
   const prefix = opts.prefix ?? 'wxlk:';
   const now = opts.now ?? Date.now;
@@ -132,7 +133,9 @@ export function createRedisStore(opts: RedisStoreOptions): SessionStore & { redi
   });
 
   return {
+    // The plugin keeps its rate-limit counters in the same Redis, under `${prefix}rl:`.
     redis,
+    prefix,
 
     async create(tokenHash, session: Session, { ttlMs, idleMs = 0, maxPerOpenid }) {
       const t = now();

@@ -4,7 +4,7 @@
  */
 import Fastify from 'fastify';
 import { wxLogin } from '../../server';
-import { buildServer } from '../../reference-server/app';
+import { buildServer, type ServerOptions } from '../../reference-server/app';
 import { createRedisStore } from '../../server/redis-store';
 import { startRedis, type TestRedis } from '../support/redis';
 import { APPID, SECRET, listen, manualClock, postJson, startEmulator, startStack, wxLogin as emulatorLogin, type Harness } from './helpers';
@@ -228,14 +228,14 @@ describe('one access_token for every instance on a Redis store', () => {
   afterAll(() => redis.stop());
 
   /** Two reference servers on one emulator; each with its own ioredis client on one Redis. */
-  async function twoInstances(prefix: string | null) {
+  async function twoInstances(prefix: string | null, rateLimit: ServerOptions['rateLimit'] = false) {
     const emu = await startEmulator();
     const clock = manualClock();
     const servers = [0, 1].map(() =>
       buildServer({
         wechat: { apiBase: emu.url, appid: APPID, secret: SECRET },
         now: clock.now,
-        rateLimit: false,
+        rateLimit,
         ...(prefix ? { store: createRedisStore({ redis: redis.client(), prefix, now: clock.now }) } : {}),
       }),
     );
@@ -265,6 +265,17 @@ describe('one access_token for every instance on a Redis store', () => {
       const statuses = await Promise.all(Array.from({ length: 20 }, (_, i) => t.phoneLogin(t.urls[i % 2], `user${i}`)));
       expect(statuses).toEqual(Array(20).fill(200));
       expect(t.stableTokenCalls()).toBe(1);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('the rate limits count across instances: their counters are in the same Redis', async () => {
+    const t = await twoInstances(`rl${Date.now()}:`, { ip: { max: 3, timeWindowMs: 60_000 }, openid: false });
+    try {
+      const login = (url: string) => postJson(`${url}/auth/login`, {}).then((res) => res.status);
+      expect([await login(t.urls[0]), await login(t.urls[1]), await login(t.urls[0])]).toEqual([400, 400, 400]);
+      expect(await login(t.urls[1])).toBe(429);
     } finally {
       await t.close();
     }
