@@ -32,6 +32,8 @@ const REDACT = [
   'busboyOptions.headers.authorization',
   'busboyOptions.headers.cookie',
   'err.rawPacket',
+  // ioredis errors carry the failed command's arguments; the Redis store strips them already.
+  'err.command.args',
 ];
 
 function loggerOption(logger: ServerOptions['logger']): FastifyServerOptions['logger'] {

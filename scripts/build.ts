@@ -82,6 +82,9 @@ export async function buildPackage(): Promise<void> {
       platform: 'node',
       target: 'node20',
       external: SERVER_PEERS,
+      // The optional peers are loaded with import() only when used; in CommonJS that must be a
+      // require(), or a CommonJS host without ESM loader hooks (jest) cannot load them.
+      supported: format === 'cjs' ? { 'dynamic-import': false } : {},
       // fastify-plugin is CommonJS and calls require('node:path'): give the ES module a require.
       banner: format === 'esm' ? { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" } : {},
       logLevel: 'warning',

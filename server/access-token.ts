@@ -35,8 +35,9 @@ export interface AccessTokenClientOptions {
   cache?: AccessTokenCache;
   /**
    * How long a process waits for another one's fetch before giving up, ms; also the lock's
-   * lifetime, so a process that died holding it blocks the others no longer.
-   * @default 10_000
+   * lifetime, so a process that died holding it blocks the others no longer. It outlives one
+   * call to WeChat, so a lock cannot lapse while its holder still waits for the answer.
+   * @default 2 * timeoutMs + 1000
    */
   lockTimeoutMs?: number;
 }
@@ -66,7 +67,7 @@ export function createAccessTokenClient(opts: AccessTokenClientOptions): AccessT
   const now = opts.now ?? Date.now;
   const refreshMarginMs = opts.refreshMarginMs ?? 300_000;
   const timeoutMs = opts.timeoutMs ?? 5000;
-  const lockTimeoutMs = opts.lockTimeoutMs ?? 10_000;
+  const lockTimeoutMs = opts.lockTimeoutMs ?? 2 * timeoutMs + 1000;
   const doFetch = opts.fetch ?? globalThis.fetch;
   const { cache } = opts;
   const url = `${opts.apiBase.replace(/\/+$/, '')}/cgi-bin/stable_token`;

@@ -65,10 +65,11 @@ export interface WxLoginOptions {
   /** Live sessions per openid; a new login revokes the oldest beyond it. @default 5 */
   maxSessionsPerOpenid?: number;
   /**
-   * Limits on the routes above with @fastify/rate-limit (its counters in Redis when the store is
-   * the Redis store): per client IP (`request.ip`: set fastify's `trustProxy` behind a proxy) on
-   * every route, and per openid once known (after code2Session, or from the token). A request over
-   * a limit gets 429 `{error: 'rate_limited'}` with `Retry-After` (s). `false` turns both off.
+   * Limits on the routes above: per client IP (`request.ip`: set fastify's `trustProxy` behind a
+   * proxy) on every route, with @fastify/rate-limit (its counters in Redis when the store is the
+   * Redis store); and per openid once known (after code2Session, or from the token), counted in
+   * the store (`store.hit`). A request over a limit gets 429 `{error: 'rate_limited', retryAfter}`
+   * with `Retry-After` (s). `false` turns both off; `ip: false` needs no @fastify/rate-limit.
    * @default { ip: { max: 60, timeWindowMs: 60_000 }, openid: { max: 10, timeWindowMs: 60_000 } }
    */
   rateLimit?: false | { ip?: RateLimit | false; openid?: RateLimit | false };
@@ -242,6 +243,12 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
   const maxPerOpenid = opts.maxSessionsPerOpenid ?? DEFAULTS.maxSessionsPerOpenid;
   const apiBase = opts.apiBase ?? DEFAULTS.apiBase;
   const timeoutMs = opts.timeoutMs ?? DEFAULTS.timeoutMs;
+  try {
+    new URL(apiBase);
+  } catch {
+    // A malformed base would put the secret-bearing code2Session URL into fetch's error.
+    throw new Error('[wx-login-kit] wxLogin: apiBase must be an absolute URL such as https://api.weixin.qq.com.');
+  }
   const limits = opts.rateLimit === false ? { ip: false as const, openid: false as const } : { ...DEFAULTS.rateLimit, ...opts.rateLimit };
 
   const accessTokens = createAccessTokenClient({
@@ -315,33 +322,30 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
       await routes.register(swagger, { openapi: schemas.openapiInfo });
     }
 
-    /** A per-openid limit; true when it answered 429. */
-    let openidLimited: (request: FastifyRequest, reply: FastifyReply, openid: string) => Promise<boolean> = async () => false;
-    if (limits.ip || limits.openid) {
-      const rateLimit = (await optional(import('@fastify/rate-limit'), '@fastify/rate-limit', 'rateLimit: false')).default;
+    if (limits.ip) {
+      const rateLimit = (await optional(import('@fastify/rate-limit'), '@fastify/rate-limit', 'rateLimit: { ip: false }')).default;
       const { redis, prefix } = store as { redis?: unknown; prefix?: string };
       await routes.register(rateLimit, {
-        global: Boolean(limits.ip),
-        ...(limits.ip ? { max: limits.ip.max, timeWindow: limits.ip.timeWindowMs } : {}),
-        ...(redis ? { redis: redis as never, nameSpace: `${prefix ?? 'wxlk:'}rl:` } : {}),
+        max: limits.ip.max,
+        timeWindow: limits.ip.timeWindowMs,
+        ...(redis ? { redis: redis as never, nameSpace: `${prefix ?? 'wxlk:'}rl:ip:` } : {}),
         // The plugin's own error would be a bare 429; wxLoginErrorHandler answers it as JSON.
         errorResponseBuilder: (_request, context) => Object.assign(new Error('rate limited'), { statusCode: context.statusCode }),
       });
-      if (limits.openid) {
-        const keyOf = new WeakMap<FastifyRequest, string>();
-        const check = routes.createRateLimit({
-          max: limits.openid.max,
-          timeWindow: limits.openid.timeWindowMs,
-          keyGenerator: (request) => keyOf.get(request)!,
-        });
-        openidLimited = async (request, reply, openid) => {
-          keyOf.set(request, `openid:${hashToken(openid).slice(0, 32)}`);
-          const limit = await check(request);
-          if (limit.isAllowed || !limit.isExceeded) return false;
-          rateLimited(reply, limit.ttlInSeconds);
-          return true;
-        };
-      }
+    }
+
+    /**
+     * The per-openid limit, counted in the store (so across instances on Redis), not by
+     * @fastify/rate-limit: an app that registered that plugin first would hand us its own limiter
+     * (its createRateLimit wins), with its allowList and its store. True when it answered 429.
+     */
+    const openidLimit = limits.openid;
+    async function openidLimited(_request: FastifyRequest, reply: FastifyReply, openid: string): Promise<boolean> {
+      if (!openidLimit) return false;
+      const { count, resetMs } = await store.hit(`openid:${hashToken(openid).slice(0, 32)}`, openidLimit.timeWindowMs);
+      if (count <= openidLimit.max) return false;
+      rateLimited(reply, Math.max(1, Math.ceil(resetMs / 1000)));
+      return true;
     }
 
     /** code2Session for `code`; on failure answers the client and returns null. */

@@ -91,11 +91,28 @@ redis.call('DEL', KEYS[1])
 return #live
 `;
 
-// KEYS: index, session. ARGV: id. Revokes the session only if the openid's index has it.
+// KEYS: index, session. ARGV: id, now. Revokes the session only if the openid's index has it;
+// returns 1 if it was live.
 const REVOKE = `
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
-return redis.call('DEL', KEYS[2])
+local raw = redis.call('GET', KEYS[2])
+redis.call('DEL', KEYS[2])
+if not raw then return 0 end
+local s, now = cjson.decode(raw), tonumber(ARGV[2])
+if now < s.expiresAt and not (s.idleMs > 0 and now - s.lastSeenAt >= s.idleMs) then return 1 end
+return 0
+`;
+
+// KEYS: counter. ARGV: windowMs. Returns {hits in the window, ms until it ends}.
+const HIT = `
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
 `;
 
 // KEYS: lock. ARGV: holder. Deletes the lock only if this holder still has it.
@@ -107,27 +124,42 @@ return 0
 type Command = (...args: Array<string | number>) => Promise<unknown>;
 
 /**
+ * ioredis puts a failed command's arguments on its error (`err.command.args`): a session's JSON
+ * with its session_key, or the access_token, which a logger would print. Keeps only the name.
+ */
+function scrub(err: unknown): never {
+  const command = (err as { command?: { name?: unknown } } | null)?.command;
+  if (command) (err as { command: unknown }).command = { name: command.name };
+  throw err;
+}
+
+/**
  * The Redis store. Sessions, the per-openid index and the access_token live in Redis, so any
  * number of server processes share them. See the top of this file for the key layout.
  */
 export function createRedisStore(opts: RedisStoreOptions): SessionStore & { redis: Redis; prefix: string } {
   const { redis } = opts;
+  if (redis.options.keyPrefix) {
+    // ioredis prefixes KEYS but not the key names the Lua scripts build from ARGV: the cap, list
+    // and revokeAll would see no sessions.
+    throw new Error('[wx-login-kit] createRedisStore: the ioredis client has a keyPrefix; create it without one and pass prefix to createRedisStore instead.');
+  }
   const prefix = opts.prefix ?? 'wxlk:';
   const now = opts.now ?? Date.now;
   const sessionPrefix = `${prefix}s:`;
   const sessionKey = (id: string) => sessionPrefix + id;
   const indexKey = (openid: string) => `${prefix}o:${hashToken(openid)}`;
 
-  const scripts = { Create: [2, CREATE], List: [1, LIST], RevokeAll: [1, REVOKE_ALL], Revoke: [2, REVOKE], Unlock: [1, UNLOCK] } as const;
+  const scripts = { Create: [2, CREATE], List: [1, LIST], RevokeAll: [1, REVOKE_ALL], Revoke: [2, REVOKE], Unlock: [1, UNLOCK], Hit: [1, HIT] } as const;
   const commands = redis as unknown as Record<string, Command | undefined>;
   for (const [name, [numberOfKeys, lua]] of Object.entries(scripts)) {
     if (!commands[`wxLoginKit${name}`]) redis.defineCommand(`wxLoginKit${name}`, { numberOfKeys, lua });
   }
-  const run = (name: keyof typeof scripts, ...args: Array<string | number>) => commands[`wxLoginKit${name}`]!(...args);
+  const run = (name: keyof typeof scripts, ...args: Array<string | number>) => commands[`wxLoginKit${name}`]!(...args).catch(scrub);
 
   // Batches the GETs of one event-loop turn (every request whose bytes arrived in one poll) into
   // one MGET: per command, ioredis costs the server more CPU than Redis spends answering it.
-  const reads = new DataLoader<string, string | null>((keys) => redis.mget(...keys), {
+  const reads = new DataLoader<string, string | null>((keys) => redis.mget(...keys).catch(scrub), {
     cache: false,
     batchScheduleFn: (dispatch) => setImmediate(dispatch),
   });
@@ -151,26 +183,26 @@ export function createRedisStore(opts: RedisStoreOptions): SessionStore & { redi
       const s = JSON.parse(raw) as StoredSession;
       const t = now();
       if (!isLive(s, t)) {
-        await redis.del(key);
+        await redis.del(key).catch(scrub);
         return null;
       }
       if (s.idleMs > 0 && t - s.lastSeenAt >= s.idleMs / 10) {
         s.lastSeenAt = t;
         // XX: never brings back a session revoked since the GET; KEEPTTL: the lifetime stays.
-        await redis.set(key, JSON.stringify(s), 'KEEPTTL', 'XX');
+        await redis.set(key, JSON.stringify(s), 'KEEPTTL', 'XX').catch(scrub);
       }
       return s;
     },
 
     async delete(tokenHash) {
       // The openid's index keeps the id until its next create/list/revokeAll drops it.
-      await redis.del(sessionKey(tokenHash));
+      await redis.del(sessionKey(tokenHash)).catch(scrub);
     },
 
     async list(openid) {
       const ids = (await run('List', indexKey(openid), now(), sessionPrefix)) as string[];
       if (ids.length === 0) return [];
-      const raws = await redis.mget(ids.map(sessionKey));
+      const raws = await redis.mget(ids.map(sessionKey)).catch(scrub);
       const t = now();
       const infos: SessionInfo[] = [];
       raws.forEach((raw, i) => {
@@ -182,11 +214,17 @@ export function createRedisStore(opts: RedisStoreOptions): SessionStore & { redi
     },
 
     async revoke(openid, id) {
-      return (await run('Revoke', indexKey(openid), sessionKey(id), id)) === 1;
+      return (await run('Revoke', indexKey(openid), sessionKey(id), id, now())) === 1;
     },
 
     async revokeAll(openid) {
       return (await run('RevokeAll', indexKey(openid), now(), sessionPrefix)) as number;
+    },
+
+    async hit(key, windowMs) {
+      // Windows run on Redis's clock: every process counts into the same window.
+      const [count, resetMs] = (await run('Hit', `${prefix}rl:${key}`, windowMs)) as [number, number];
+      return { count, resetMs };
     },
 
     accessTokenCache(appid): AccessTokenCache {
@@ -194,7 +232,7 @@ export function createRedisStore(opts: RedisStoreOptions): SessionStore & { redi
       const lockKey = `${key}:lock`;
       return {
         async read() {
-          const raw = await redis.get(key);
+          const raw = await redis.get(key).catch(scrub);
           if (!raw) return null;
           const entry = JSON.parse(raw) as { token?: unknown; expiresAt?: unknown };
           return typeof entry.token === 'string' && typeof entry.expiresAt === 'number'
@@ -204,11 +242,11 @@ export function createRedisStore(opts: RedisStoreOptions): SessionStore & { redi
         async write(entry) {
           // Redis drops it when WeChat would; a clock far from the server's keeps it a minute at least.
           const px = Math.max(60_000, entry.expiresAt - now());
-          await redis.set(key, JSON.stringify({ token: entry.token, expiresAt: entry.expiresAt }), 'PX', px);
+          await redis.set(key, JSON.stringify({ token: entry.token, expiresAt: entry.expiresAt }), 'PX', px).catch(scrub);
         },
         async lock(ttlMs) {
           const holder = randomBytes(16).toString('hex');
-          const taken = await redis.set(lockKey, holder, 'PX', ttlMs, 'NX');
+          const taken = await redis.set(lockKey, holder, 'PX', ttlMs, 'NX').catch(scrub);
           if (taken !== 'OK') return null;
           return async () => {
             await run('Unlock', lockKey, holder);

@@ -22,7 +22,7 @@ export interface Session {
 export interface StoredSession extends Session {
   /** Absolute deadline, ms since the epoch: createdAt + the token lifetime. */
   expiresAt: number;
-  /** When the token was last used (`get`), ms since the epoch. */
+  /** With an idle timeout, when the token was last used (`get`); without one, createdAt. ms since the epoch. */
   lastSeenAt: number;
   /** Idle timeout in ms; 0 means none. */
   idleMs: number;
@@ -77,6 +77,12 @@ export interface SessionStore {
   revokeAll(openid: string): Promise<number>;
   /** The shared access_token cache of `appid`. */
   accessTokenCache(appid: string): AccessTokenCache;
+  /**
+   * Counts one hit on `key` in a fixed window of `windowMs` that starts at the window's first hit
+   * (the plugin's per-openid rate limit). Resolves to the hits so far in the window and the ms
+   * until it ends.
+   */
+  hit(key: string, windowMs: number): Promise<{ count: number; resetMs: number }>;
 }
 
 /** Whether a stored session is still usable at `t`. Shared by both stores. */
@@ -109,6 +115,7 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): SessionStore &
   const byOpenid = new Map<string, Set<string>>();
   const tokens = new Map<string, { token: string; expiresAt: number }>();
   const locks = new Map<string, number>();
+  const hits = new Map<string, { count: number; resetAt: number }>();
   let createsSinceSweep = 0;
 
   function remove(tokenHash: string): void {
@@ -135,6 +142,7 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): SessionStore &
   function sweep(): void {
     const t = now();
     for (const [id, s] of sessions) if (!isLive(s, t)) remove(id);
+    for (const [key, h] of hits) if (h.resetAt <= t) hits.delete(key);
     createsSinceSweep = 0;
   }
 
@@ -184,9 +192,10 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): SessionStore &
     },
 
     async revoke(openid, id) {
-      if (sessions.get(id)?.openid !== openid) return false;
+      const s = sessions.get(id);
+      if (s?.openid !== openid) return false;
       remove(id);
-      return true;
+      return isLive(s, now());
     },
 
     async revokeAll(openid) {
@@ -214,6 +223,18 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): SessionStore &
           };
         },
       };
+    },
+
+    async hit(key, windowMs) {
+      const t = now();
+      let h = hits.get(key);
+      if (!h || h.resetAt <= t) {
+        h = { count: 0, resetAt: t + windowMs };
+        hits.set(key, h);
+      }
+      h.count += 1;
+      if (hits.size > maxEntries) sweep();
+      return { count: h.count, resetMs: h.resetAt - t };
     },
 
     size() {

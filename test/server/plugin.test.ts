@@ -2,6 +2,7 @@
  * The wxLogin plugin's session management, rate limits, OpenAPI contract and shared access_token,
  * over real HTTP against the WeChat API emulator (and a real redis-server where a store is shared).
  */
+import rateLimit from '@fastify/rate-limit';
 import Fastify from 'fastify';
 import { wxLogin } from '../../server';
 import { buildServer, type ServerOptions } from '../../reference-server/app';
@@ -214,9 +215,25 @@ describe('a user’s own server: the plugin and their routes', () => {
     }
   });
 
-  it('refuses to start without appid and secret', async () => {
+  it('refuses to start without appid and secret, or with an apiBase that is not a URL', async () => {
+    await expect(Fastify().register(wxLogin, { appid: '', secret: '' })).rejects.toThrow(/needs appid and secret/);
+    await expect(Fastify().register(wxLogin, { appid: APPID, secret: SECRET, apiBase: 'api.weixin.qq.com' })).rejects.toThrow(/apiBase must be an absolute URL/);
+  });
+
+  it('keeps its per-openid limit when the app registered @fastify/rate-limit first (with an allowList)', async () => {
+    const emu = await startEmulator();
     const app = Fastify();
-    await expect(app.register(wxLogin, { appid: '', secret: '' })).rejects.toThrow(/needs appid and secret/);
+    await app.register(rateLimit, { global: false, allowList: ['127.0.0.1'] });
+    await app.register(wxLogin, { appid: APPID, secret: SECRET, apiBase: emu.url, rateLimit: { ip: false, openid: { max: 2, timeWindowMs: 60_000 } } });
+    const url = await listen(app);
+    try {
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await postJson(`${url}/auth/login`, { code: await emulatorLogin(emu.url, 'alice') })).status);
+      expect(statuses).toEqual([200, 200, 429]);
+    } finally {
+      await app.close();
+      await emu.close();
+    }
   });
 });
 

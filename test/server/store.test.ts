@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hashToken } from '../../server/crypto';
 import { createMemoryStore, type Session, type SessionStore } from '../../server/store';
 import { createRedisStore } from '../../server/redis-store';
+import { Redis } from 'ioredis';
 import { startRedis, type TestRedis } from '../support/redis';
 import { manualClock, type Clock } from './helpers';
 
@@ -160,6 +161,24 @@ describe.each(stores)('%s store: the SessionStore contract', (_name, make) => {
     expect(await store.revokeAll('o-alice')).toBe(0);
   });
 
+  it("revoke answers false for one of the openid's sessions that is already dead", async () => {
+    const h = id();
+    await store.create(h, session(), { ...opts, ttlMs: 1000 });
+    clock.advance(1000);
+    expect(await store.revoke('o-alice', h)).toBe(false);
+  });
+
+  it('counts hits per key in a window that starts at its first hit', async () => {
+    const counts = [];
+    for (let i = 0; i < 3; i++) counts.push(await store.hit('openid:a', 60_000));
+    expect(counts.map((c) => c.count)).toEqual([1, 2, 3]);
+    for (const { resetMs } of counts) {
+      expect(resetMs).toBeGreaterThan(59_000);
+      expect(resetMs).toBeLessThanOrEqual(60_000);
+    }
+    expect((await store.hit('openid:b', 60_000)).count).toBe(1);
+  });
+
   it('shares an access_token per appid, with a lock only one holder gets', async () => {
     const cache = store.accessTokenCache('wx-app-1');
     expect(await cache.read()).toBeNull();
@@ -207,6 +226,28 @@ describe('redis store', () => {
     const release = await a.accessTokenCache('wx').lock(10_000);
     expect(await b.accessTokenCache('wx').lock(10_000)).toBeNull();
     await release!();
+  });
+  it('refuses an ioredis client with a keyPrefix (its scripts would see no sessions)', () => {
+    const prefixed = new Redis(redis.path, { keyPrefix: 'app:', lazyConnect: true });
+    expect(() => createRedisStore({ redis: prefixed })).toThrow(/keyPrefix/);
+    prefixed.disconnect();
+  });
+
+  it('strips the arguments ioredis puts on an error: no session_key in what a logger would print', async () => {
+    const client = redis.client();
+    const store = createRedisStore({ redis: client, prefix: `e${randomBytes(4).toString('hex')}:` });
+    await client.config('SET', 'maxmemory', '1');
+    try {
+      const err = await store.create(id(), { ...session(), session_key: 'SECRET-SESSION-KEY', createdAt: Date.now() }, opts).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(String(err)).toMatch(/OOM/);
+      expect(JSON.stringify(err)).not.toContain('SECRET-SESSION-KEY');
+      expect(JSON.stringify(err)).toMatch(/"command":{"name":"eval/); // the name stays, for the operator
+    } finally {
+      await client.config('SET', 'maxmemory', '0');
+    }
   });
 });
 
