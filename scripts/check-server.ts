@@ -6,11 +6,11 @@
  * throwaway redis-server against the WeChat API emulator and logs in through them over HTTP.
  * Also checks that the mini program half of the tarball holds nothing of the server.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { buildEmulator } from '../emulator';
+import { startProcess, type StartedProcess } from '../test/support/process';
 import { startRedis } from '../test/support/redis';
 import { createChecks, importAndRequire, packKit, readJson, rel, ROOT, run, writeJson } from './checks';
 
@@ -26,19 +26,14 @@ async function postJson(url: string, body: unknown, headers: Record<string, stri
 }
 
 /** Runs `node server.js` with env; resolves with its URL once fastify says it listens. */
-function startExample(env: NodeJS.ProcessEnv): Promise<{ url: string; proc: ChildProcess; output: string[] }> {
-  const proc = spawn(process.execPath, ['server.js'], { cwd: APP, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const output: string[] = [];
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output.push(String(chunk));
-      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output.join(''));
-      if (m) resolve({ url: m[1], proc, output });
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    proc.once('exit', (code) => reject(new Error(`server.js exited ${code}:\n${output.join('')}`)));
+async function startExample(env: NodeJS.ProcessEnv): Promise<StartedProcess & { url: string }> {
+  const server = await startProcess(process.execPath, ['server.js'], {
+    cwd: APP,
+    env: { ...process.env, ...env },
+    ready: /Server listening at (http:\/\/127\.0\.0\.1:\d+)/,
+    name: 'examples/server/server.js',
   });
+  return { ...server, url: server.match[1] };
 }
 
 async function main(): Promise<void> {
@@ -89,7 +84,7 @@ async function main(): Promise<void> {
     const emulator = buildEmulator({ apps: { [APPID]: secret } });
     const apiBase = await emulator.app.listen({ port: 0, host: '127.0.0.1' });
     const env = { WX_APPID: APPID, WX_SECRET: secret, REDIS_URL: redis.path, WECHAT_API_BASE: apiBase, PORT: '0', HOST: '127.0.0.1' };
-    const instances: Array<{ proc: ChildProcess; output: string[] }> = [];
+    const instances: StartedProcess[] = [];
     try {
       const [a, b] = await Promise.all([startExample(env), startExample(env)]);
       instances.push(a, b);
@@ -110,12 +105,11 @@ async function main(): Promise<void> {
       const doc = (await (await fetch(`${a.url}/openapi.json`)).json()) as { paths?: object };
       const paths = Object.keys(doc.paths ?? {});
       if (!paths.includes('/auth/login')) throw new Error(`/openapi.json has paths ${paths.join(', ')}`);
-      const printed = instances.flatMap((i) => i.output).join('');
+      const printed = instances.map((i) => i.output()).join('');
       for (const leak of [token, secret]) if (printed.includes(leak)) throw new Error('a token or the secret is in the server log');
       return `one login, the token works on both, logout through B refused by A, ${paths.length} paths in /openapi.json`;
     } finally {
-      for (const { proc } of instances) proc.kill('SIGTERM');
-      await Promise.all(instances.map(({ proc }) => (proc.exitCode === null ? new Promise((r) => proc.once('exit', r)) : null)));
+      await Promise.all(instances.map((i) => i.stop()));
       await emulator.app.close();
       await redis.stop();
     }

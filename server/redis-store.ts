@@ -38,14 +38,21 @@ export interface RedisStoreOptions {
   now?: () => number;
 }
 
-// Drops the index's dead members; leaves the live ids, oldest first, in the table 'live'.
-const LIVE = `
+// Whether a session's JSON (or false: no such key) is usable at now: isLive in ./store, in Lua.
+const IS_LIVE = `
+local function isLive(raw, now)
+  if not raw then return false end
+  local s = cjson.decode(raw)
+  return now < s.expiresAt and not (s.idleMs > 0 and now - s.lastSeenAt >= s.idleMs)
+end
+`;
+
+// Drops the index's dead members; returns the live ids, oldest first.
+const LIVE = `${IS_LIVE}
 local function liveIds(index, prefix, now)
   local live = {}
   for _, id in ipairs(redis.call('ZRANGE', index, 0, -1)) do
-    local raw = redis.call('GET', prefix .. id)
-    local s = raw and cjson.decode(raw)
-    if s and now < s.expiresAt and not (s.idleMs > 0 and now - s.lastSeenAt >= s.idleMs) then
+    if isLive(redis.call('GET', prefix .. id), now) then
       table.insert(live, id)
     else
       redis.call('DEL', prefix .. id)
@@ -93,14 +100,12 @@ return #live
 
 // KEYS: index, session. ARGV: id, now. Revokes the session only if the openid's index has it;
 // returns 1 if it was live.
-const REVOKE = `
+const REVOKE = `${IS_LIVE}
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
-local raw = redis.call('GET', KEYS[2])
+local live = isLive(redis.call('GET', KEYS[2]), tonumber(ARGV[2]))
 redis.call('DEL', KEYS[2])
-if not raw then return 0 end
-local s, now = cjson.decode(raw), tonumber(ARGV[2])
-if now < s.expiresAt and not (s.idleMs > 0 and now - s.lastSeenAt >= s.idleMs) then return 1 end
+if live then return 1 end
 return 0
 `;
 

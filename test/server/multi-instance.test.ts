@@ -2,11 +2,11 @@
  * Two real server processes (`reference-server/main.ts`, what `npm run dev` runs) on one real
  * redis-server, against the WeChat API emulator; the kit, with the demo's Node `wx`, talks to both.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { createAuth, NetworkError } from '../../src';
 import { createNodeWx } from '../../scripts/node-wx';
+import { startProcess, type StartedProcess } from '../support/process';
 import { startRedis, type TestRedis } from '../support/redis';
 import { APPID, SECRET, startEmulator } from './helpers';
 
@@ -23,49 +23,28 @@ function freePort(): Promise<number> {
   });
 }
 
-interface Instance {
+interface Instance extends StartedProcess {
   url: string;
-  proc: ChildProcess;
-  /** Every line it printed, stdout and stderr. */
-  lines: string[];
 }
 
 let redis: TestRedis;
 let emu: Awaited<ReturnType<typeof startEmulator>>;
-const running: Instance[] = [];
-const printed: string[] = [];
+/** Every instance started, stopped ones too. */
+const started: Instance[] = [];
 
 /** Starts `npm run dev`'s server on `port` with REDIS_URL; resolves once it listens. */
 async function start(port: number): Promise<Instance> {
   // node itself with tsx's loader, not the tsx CLI: the CLI runs the server in a child of its own,
   // which would outlive a SIGKILL sent to the CLI.
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'reference-server/main.ts'], {
+  const server = await startProcess(process.execPath, ['--import', 'tsx', 'reference-server/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, TSX_TSCONFIG_PATH: 'tsconfig.run.json', PORT: String(port), HOST: '127.0.0.1', WECHAT_API_BASE: emu.url, WX_APPID: APPID, WX_SECRET: SECRET, REDIS_URL: redis.path, NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    ready: /Server listening at/,
+    name: `reference-server/main.ts on port ${port}`,
   });
-  const instance: Instance = { url: `http://127.0.0.1:${port}`, proc, lines: [] };
-  running.push(instance);
-  await new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      for (const line of String(chunk).split('\n').filter(Boolean)) {
-        instance.lines.push(line);
-        printed.push(line);
-        if (line.includes('Server listening at')) resolve();
-      }
-    };
-    proc.stdout!.on('data', onData);
-    proc.stderr!.on('data', onData);
-    proc.once('exit', (code) => reject(new Error(`server exited with ${code} before listening:\n${instance.lines.join('\n')}`)));
-  });
+  const instance = { ...server, url: `http://127.0.0.1:${port}` };
+  started.push(instance);
   return instance;
-}
-
-async function stop(instance: Instance, signal: NodeJS.Signals): Promise<void> {
-  if (instance.proc.exitCode !== null || instance.proc.signalCode !== null) return;
-  const exited = new Promise((resolve) => instance.proc.once('exit', resolve));
-  instance.proc.kill(signal);
-  await exited;
 }
 
 beforeAll(async () => {
@@ -74,7 +53,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(running.map((i) => stop(i, 'SIGKILL')));
+  await Promise.all(started.map((i) => i.stop('SIGKILL')));
   await emu?.close();
   await redis?.stop();
 });
@@ -97,7 +76,7 @@ it('two instances on one Redis: sessions, logout and restarts are shared; losing
 
   // B is killed mid-run: requests to it fail at the network; they continue on A with no re-login.
   const inFlight = Promise.all(Array.from({ length: 6 }, (_, i) => me(i % 2 ? b : a).then(() => 'ok', (err: Error) => err.name)));
-  await stop(b, 'SIGKILL');
+  await b.stop('SIGKILL');
   const outcomes = await inFlight;
   expect(outcomes.filter((o) => o !== 'ok' && o !== 'NetworkError')).toEqual([]);
   for (let i = 0; i < 5; i++) expect((await me(a)).data.openid).toEqual([...openids][0]);
@@ -106,7 +85,7 @@ it('two instances on one Redis: sessions, logout and restarts are shared; losing
   expect(logins()).toEqual({ wxLogin: 1, posts: 1 });
 
   // Both restart (A stopped cleanly, B was dead): the session lives in Redis, not in them.
-  await stop(a, 'SIGTERM');
+  await a.stop('SIGTERM');
   [a, b] = await Promise.all([start(portA), start(portB)]);
   expect((await me(b)).data.openid).toEqual([...openids][0]);
   expect((await me(a)).data.openid).toEqual([...openids][0]);
@@ -127,7 +106,7 @@ it('two instances on one Redis: sessions, logout and restarts are shared; losing
   expect(sessions.data.sessions).toEqual([expect.objectContaining({ current: true })]);
 
   // Nothing secret in what either process printed.
-  const log = printed.join('\n');
+  const log = started.map((i) => i.output()).join('\n');
   expect(log).toContain('Session store    Redis');
   for (const secret of [token, auth.token!, SECRET, emu.emulator.latestSessionKey(APPID, 'alice')!]) expect(log).not.toContain(secret);
 }, 60_000);
