@@ -1,9 +1,8 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import { decryptData, encryptData, DecryptError } from '../../server/wechat-crypto';
-
-// WeChat's official decryption test vector, shipped in ../shared (beside the repo).
-const vector = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../../shared/vectors/wechat-decrypt.json'), 'utf8'));
+// WeChat's official decryption vector: the demo code linked from 开放数据校验与解密
+// (https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/signature.html);
+// the fixture's `source` field says which files of the demo hold it.
+import vector from '../fixtures/wechat-decrypt.json';
 const ok = { sessionKey: vector.sessionKey, encryptedData: vector.encryptedData, iv: vector.iv, appid: vector.appId };
 
 function flip(b64: string, byte: number): string {
