@@ -32,7 +32,8 @@ import type {
 import fp from 'fastify-plugin';
 import { hashToken, newToken } from './crypto';
 import { createAccessTokenClient } from './access-token';
-import { createMemoryStore, type Session, type SessionInfo, type SessionStore } from './store';
+import { createMemoryStore, StoreUnavailableError, type Session, type SessionInfo, type SessionStore } from './store';
+import { guardStore } from './store-guard';
 import { createWechatClient, WechatApiError, WechatUnreachableError, type Code2SessionResult, type WechatClient } from './wechat';
 import { decryptData, DecryptError } from './wechat-crypto';
 import * as schemas from './schemas';
@@ -137,16 +138,41 @@ declare module 'fastify' {
 
 /** Answers `{error, message, ...extra}` with `status`. */
 function sendError(reply: FastifyReply, status: number, error: string, message: string, extra: object = {}) {
-  return reply.code(status).send({ error, message, ...extra });
+  return reply.header('X-Content-Type-Options', 'nosniff').code(status).send({ error, message, ...extra });
 }
 
-function invalidToken(reply: FastifyReply, message: string) {
+/** Seconds a client should wait after a 503 store_unavailable. */
+const STORE_RETRY_AFTER_S = 5;
+
+function storeUnavailable(reply: FastifyReply) {
   return sendError(
-    reply.header('WWW-Authenticate', 'Bearer error="invalid_token"'),
+    reply.header('Retry-After', String(STORE_RETRY_AFTER_S)),
+    503,
+    'store_unavailable',
+    `Sessions cannot be checked right now. Retry after ${STORE_RETRY_AFTER_S} seconds.`,
+    { retryAfter: STORE_RETRY_AFTER_S },
+  );
+}
+
+/**
+ * 401 with RFC 6750 §3's challenge: a request that sent no credentials gets no error code
+ * (§3.1), a token that is malformed, unknown, expired or revoked gets `invalid_token`.
+ */
+function invalidToken(reply: FastifyReply, message: string, sentCredentials: boolean) {
+  const challenge = sentCredentials ? `Bearer realm="${REALM}", error="invalid_token"` : `Bearer realm="${REALM}"`;
+  return sendError(
+    reply.header('WWW-Authenticate', challenge),
     401,
     'invalid_token',
     `${message} Log in again (wx.login, then POST /auth/login) for a new token.`,
   );
+}
+
+const REALM = 'wx-login-kit';
+
+/** For answers that carry a token or a session list: no cache may keep them (RFC 9111 §5.2.2.5). */
+function noStore(reply: FastifyReply) {
+  return reply.header('Cache-Control', 'no-store').header('Pragma', 'no-cache');
 }
 
 function rateLimited(reply: FastifyReply, retryAfterSeconds: number) {
@@ -161,11 +187,14 @@ function rateLimited(reply: FastifyReply, retryAfterSeconds: number) {
 
 /**
  * Answers fastify's own errors as the contract's 4xx JSON: schema validation and unreadable JSON
- * 400, too large 413, wrong Content-Type 415, rate limit 429. Anything else is logged and answered
+ * 400, too large 413, wrong Content-Type 415, rate limit 429, and a session store that cannot
+ * answer ({@link StoreUnavailableError}) 503 `store_unavailable` with `Retry-After`. Anything else is logged and answered
  * 500 `{error: 'internal_error'}` with no detail. The plugin uses it for its routes; an app can
  * `setErrorHandler(wxLoginErrorHandler)` for its own.
  */
 export function wxLoginErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  // Logged once per outage where it started (see ./store-guard), not once per request.
+  if (err instanceof StoreUnavailableError) return storeUnavailable(reply);
   if (err.validation) {
     return sendError(reply, 400, 'invalid_request', `Invalid request: ${err.message}. See /openapi.json for the body each route takes.`);
   }
@@ -236,7 +265,19 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
     throw new Error('[wx-login-kit] wxLogin needs appid and secret (mp.weixin.qq.com > 开发管理 > 开发设置).');
   }
   const now = opts.now ?? Date.now;
-  const store = opts.store ?? createMemoryStore({ now });
+  const given =
+    opts.store ??
+    createMemoryStore({
+      now,
+      onEvict: (count) => app.log.warn({ evicted: count }, '[wx-login-kit] memory store full: least recently used sessions dropped'),
+    });
+  const store = guardStore(given, app.log);
+  if (store.ping) {
+    // Unreachable at start-up: ready() and listen() fail, rather than every request stalling.
+    app.addHook('onReady', async () => {
+      await store.ping!();
+    });
+  }
   const tokenTtlSeconds = opts.tokenTtlSeconds ?? DEFAULTS.tokenTtlSeconds;
   const tokenTtlMs = tokenTtlSeconds * 1000;
   const idleMs = (opts.idleTimeoutSeconds ?? DEFAULTS.idleTimeoutSeconds) * 1000;
@@ -264,13 +305,20 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
 
   async function requireAuth(request: FastifyRequest, reply: FastifyReply) {
     const header = request.headers.authorization;
-    if (header === undefined) return invalidToken(reply, 'Missing Authorization: Bearer <token> header.');
+    if (header === undefined) return invalidToken(reply, 'Missing Authorization: Bearer <token> header.', false);
     const match = BEARER.exec(header);
-    if (!match) return invalidToken(reply, 'Malformed Authorization header; expected "Bearer <token>".');
+    if (!match) return invalidToken(reply, 'Malformed Authorization header; expected "Bearer <token>".', true);
     const tokenHash = hashToken(match[1]);
-    const session = await store.get(tokenHash);
+    let session: Session | null;
+    try {
+      session = await store.get(tokenHash);
+    } catch (err) {
+      // Answered here, not by an error handler: the app's own routes may have another one.
+      if (err instanceof StoreUnavailableError) return storeUnavailable(reply);
+      throw err;
+    }
     // The store checks the deadlines on its own clock; this checks the lifetime on the server's.
-    if (!session || now() - session.createdAt >= tokenTtlMs) return invalidToken(reply, 'Token unknown, expired or revoked.');
+    if (!session || now() - session.createdAt >= tokenTtlMs) return invalidToken(reply, 'Token unknown, expired or revoked.', true);
     admitted.set(request, { tokenHash, session });
     request.auth = session.unionid === undefined ? { openid: session.openid } : { openid: session.openid, unionid: session.unionid };
   }
@@ -289,7 +337,7 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
     revoke: (openid: string, id: string) => store.revoke(openid, id),
     revokeAll: (openid: string) => store.revokeAll(openid),
     wechat,
-    store,
+    store: given,
   } satisfies WxLoginApi);
 
   const openapiPath = opts.openapi ?? DEFAULTS.openapi;
@@ -322,13 +370,32 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
       await routes.register(swagger, { openapi: schemas.openapiInfo });
     }
 
+    /** @fastify/rate-limit's store interface (`new Store(options)`, `incr`, `child`) over `store.hit`. */
+    class ipCounter {
+      incr(key: string, done: (err: Error | null, res?: { current: number; ttl: number }) => void, timeWindowMs: number) {
+        store.hit(`ip:${key}`, timeWindowMs).then(
+          ({ count, resetMs }) => done(null, { current: count, ttl: resetMs }),
+          (err: Error) => done(err),
+        );
+      }
+      child() {
+        return this;
+      }
+    }
+
+    // Every answer of these routes: no MIME sniffing of the JSON.
+    routes.addHook('onSend', async (_request, reply) => {
+      reply.header('X-Content-Type-Options', 'nosniff');
+    });
+
     if (limits.ip) {
       const rateLimit = (await optional(import('@fastify/rate-limit'), '@fastify/rate-limit', 'rateLimit: { ip: false }')).default;
-      const { redis, prefix } = store as { redis?: unknown; prefix?: string };
       await routes.register(rateLimit, {
         max: limits.ip.max,
         timeWindow: limits.ip.timeWindowMs,
-        ...(redis ? { redis: redis as never, nameSpace: `${prefix ?? 'wxlk:'}rl:ip:` } : {}),
+        // Counted in the session store (`hit`): in Redis with the Redis store, shared by every
+        // instance, and bounded like every store call: an outage answers 503, never hangs.
+        store: ipCounter as never,
         // The plugin's own error would be a bare 429; wxLoginErrorHandler answers it as JSON.
         errorResponseBuilder: (_request, context) => Object.assign(new Error('rate limited'), { statusCode: context.statusCode }),
       });
@@ -382,16 +449,14 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
       }
     }
 
-    /** requireAuth, then the per-openid limit. */
-    const authed = async (request: FastifyRequest, reply: FastifyReply) => {
-      await requireAuth(request, reply);
-      if (!reply.sent && request.auth) await openidLimited(request, reply, request.auth.openid);
-    };
     const bodyLimit = opts.bodyLimit ?? DEFAULTS.bodyLimit;
+    // Revocation is never rate-limited: a stolen token spending the budget must not keep the
+    // user from logging it out. The per-openid budget is the login bucket only.
+    const revocation = { bodyLimit, preHandler: requireAuth, config: { rateLimit: false as const } };
 
     routes.post('/login', { bodyLimit, schema: schemas.login }, async (request, reply) => {
       const result = await exchange(request, reply, (request.body as { code: string }).code);
-      return result ? issueToken(request, result) : reply;
+      return result ? noStore(reply).send(await issueToken(request, result)) : reply;
     });
 
     routes.post('/phone', { bodyLimit, schema: schemas.phone }, async (request, reply) => {
@@ -418,7 +483,7 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
       if (typeof phoneNumber !== 'string' || typeof purePhoneNumber !== 'string' || typeof countryCode !== 'string') {
         return sendError(reply, 400, 'decrypt_failed', 'The phone data has no phoneNumber, purePhoneNumber and countryCode.');
       }
-      return { ...(await issueToken(request, result)), phoneNumber, purePhoneNumber, countryCode };
+      return noStore(reply).send({ ...(await issueToken(request, result)), phoneNumber, purePhoneNumber, countryCode });
     });
 
     routes.post('/profile', { bodyLimit, schema: schemas.profile }, async (request, reply) => {
@@ -429,25 +494,25 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
       if (!data) return reply;
       // Only display fields: openId/unionId in the data are not trusted (see the top of this file).
       const { nickName, avatarUrl, gender, language, city, province, country } = data;
-      return { ...(await issueToken(request, result)), userInfo: { nickName, avatarUrl, gender, language, city, province, country } };
+      return noStore(reply).send({ ...(await issueToken(request, result)), userInfo: { nickName, avatarUrl, gender, language, city, province, country } });
     });
 
-    routes.post('/logout', { bodyLimit, preHandler: authed, schema: schemas.logout }, async (request) => {
+    routes.post('/logout', { ...revocation, schema: schemas.logout }, async (request) => {
       await store.delete(sessionOf(request).tokenHash);
       return { ok: true };
     });
 
-    routes.post('/logout-all', { bodyLimit, preHandler: authed, schema: schemas.logoutAll }, async (request) => ({
+    routes.post('/logout-all', { ...revocation, schema: schemas.logoutAll }, async (request) => ({
       revoked: await store.revokeAll(request.auth!.openid),
     }));
 
-    routes.get('/sessions', { preHandler: authed, schema: schemas.sessions }, async (request) => {
+    routes.get('/sessions', { preHandler: requireAuth, schema: schemas.sessions }, async (request, reply) => {
       const current = sessionOf(request).tokenHash;
       const sessions = await store.list(request.auth!.openid);
-      return { sessions: sessions.map((s) => ({ ...s, current: s.id === current })) };
+      return noStore(reply).send({ sessions: sessions.map((s) => ({ ...s, current: s.id === current })) });
     });
 
-    routes.delete('/sessions/:id', { preHandler: authed, schema: schemas.revoke }, async (request, reply) => {
+    routes.delete('/sessions/:id', { preHandler: requireAuth, config: { rateLimit: false as const }, schema: schemas.revoke }, async (request, reply) => {
       const { id } = request.params as { id: string };
       if (!(await store.revoke(request.auth!.openid, id))) return sendError(reply, 404, 'not_found', 'No live session of yours has that id. GET /auth/sessions lists them.');
       return { ok: true };

@@ -22,21 +22,54 @@
  */
 import { randomBytes } from 'node:crypto';
 import DataLoader from 'dataloader';
-import type { Redis } from 'ioredis';
 import { hashToken } from './crypto';
-import { isLive, type AccessTokenCache, type Session, type SessionInfo, type SessionStore, type StoredSession } from './store';
+import { isLive, StoreUnavailableError, type AccessTokenCache, type Session, type SessionInfo, type SessionStore, type StoredSession } from './store';
+
+/**
+ * What the store uses of an ioredis client (ioredis 5 and 6 `Redis` fit it), declared here so that
+ * the store's types need no ioredis: `import type` of it would fail to type-check for an app that
+ * uses the memory store and has no ioredis installed.
+ */
+export interface RedisClient {
+  /** ioredis's connection state: 'wait' (lazyConnect), 'connecting', 'connect', 'ready', 'reconnecting', 'close', 'end'. */
+  readonly status: string;
+  readonly options: { keyPrefix?: string };
+  defineCommand(name: string, definition: { numberOfKeys?: number; lua: string }): void;
+  get(key: string): Promise<string | null>;
+  mget(...keys: string[]): Promise<Array<string | null>>;
+  set(key: string, value: string, keepTtl: 'KEEPTTL', xx: 'XX'): Promise<unknown>;
+  set(key: string, value: string, px: 'PX', milliseconds: number): Promise<unknown>;
+  set(key: string, value: string, px: 'PX', milliseconds: number, nx: 'NX'): Promise<unknown>;
+  del(...keys: string[]): Promise<number>;
+  ping(): Promise<unknown>;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  once(event: 'ready', listener: () => void): unknown;
+  removeListener(event: 'ready', listener: () => void): unknown;
+}
 
 export interface RedisStoreOptions {
   /**
    * An ioredis client (`new Redis(url)`), owned by the caller: the store never closes it. It gets
-   * the store's Lua commands (named `wxLoginKit*`) through `defineCommand`.
+   * the store's Lua commands (named `wxLoginKit*`) through `defineCommand`, and an `error`
+   * listener (the plugin reports an outage once, where ioredis would print every reconnect).
+   * Its own options may stay ioredis's defaults: the store bounds every command itself.
    */
-  redis: Redis;
+  redis: RedisClient;
   /** Prefix of every key. @default 'wxlk:' */
   prefix?: string;
   /** Clock in ms since the epoch. @default Date.now */
   now?: () => number;
+  /**
+   * Give up on a command after this many ms (a stalled Redis) with {@link StoreUnavailableError};
+   * while the client is not connected, commands fail at once instead of queueing. @default 1000
+   */
+  commandTimeoutMs?: number;
+  /** `ping()` (the plugin's start-up check) waits this long for the connection, ms. @default 5000 */
+  connectTimeoutMs?: number;
 }
+
+/** The defaults of the optional `RedisStoreOptions` fields. */
+export const REDIS_STORE_DEFAULTS = { prefix: 'wxlk:', commandTimeoutMs: 1000, connectTimeoutMs: 5000 } as const;
 
 // Whether a session's JSON (or false: no such key) is usable at now: isLive in ./store, in Lua.
 const IS_LIVE = `
@@ -132,25 +165,58 @@ type Command = (...args: Array<string | number>) => Promise<unknown>;
  * ioredis puts a failed command's arguments on its error (`err.command.args`): a session's JSON
  * with its session_key, or the access_token, which a logger would print. Keeps only the name.
  */
-function scrub(err: unknown): never {
+function scrub(err: unknown): unknown {
   const command = (err as { command?: { name?: unknown } } | null)?.command;
   if (command) (err as { command: unknown }).command = { name: command.name };
-  throw err;
+  return err;
 }
+
+// States in which the connection was lost: ioredis would queue a command until a reconnect (with
+// its defaults, for the whole outage). While connecting, a command waits, bounded by the timeout.
+const DOWN = new Set(['reconnecting', 'close', 'end']);
 
 /**
  * The Redis store. Sessions, the per-openid index and the access_token live in Redis, so any
  * number of server processes share them. See the top of this file for the key layout.
  */
-export function createRedisStore(opts: RedisStoreOptions): SessionStore & { redis: Redis; prefix: string } {
+export function createRedisStore(opts: RedisStoreOptions): SessionStore & { redis: RedisClient; prefix: string } {
   const { redis } = opts;
   if (redis.options.keyPrefix) {
     // ioredis prefixes KEYS but not the key names the Lua scripts build from ARGV: the cap, list
     // and revokeAll would see no sessions.
     throw new Error('[wx-login-kit] createRedisStore: the ioredis client has a keyPrefix; create it without one and pass prefix to createRedisStore instead.');
   }
-  const prefix = opts.prefix ?? 'wxlk:';
+  const prefix = opts.prefix ?? REDIS_STORE_DEFAULTS.prefix;
   const now = opts.now ?? Date.now;
+  const commandTimeoutMs = opts.commandTimeoutMs ?? REDIS_STORE_DEFAULTS.commandTimeoutMs;
+  const connectTimeoutMs = opts.connectTimeoutMs ?? REDIS_STORE_DEFAULTS.connectTimeoutMs;
+  let lastError = '';
+  redis.on('error', (err) => {
+    lastError = err.message;
+  });
+
+  /**
+   * Sends one command, bounded: fails at once while the client is not connected, and after
+   * commandTimeoutMs when Redis does not answer (stalled). A late answer is dropped.
+   */
+  function bounded<T>(send: () => Promise<T>): Promise<T> {
+    if (DOWN.has(redis.status)) {
+      return Promise.reject(new StoreUnavailableError(`Redis is ${redis.status}${lastError ? ` (${lastError})` : ''}`));
+    }
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new StoreUnavailableError(`no answer from Redis within ${commandTimeoutMs} ms`)), commandTimeoutMs);
+      send().then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(scrub(err));
+        },
+      );
+    });
+  }
   const sessionPrefix = `${prefix}s:`;
   const sessionKey = (id: string) => sessionPrefix + id;
   const indexKey = (openid: string) => `${prefix}o:${hashToken(openid)}`;
@@ -160,11 +226,11 @@ export function createRedisStore(opts: RedisStoreOptions): SessionStore & { redi
   for (const [name, [numberOfKeys, lua]] of Object.entries(scripts)) {
     if (!commands[`wxLoginKit${name}`]) redis.defineCommand(`wxLoginKit${name}`, { numberOfKeys, lua });
   }
-  const run = (name: keyof typeof scripts, ...args: Array<string | number>) => commands[`wxLoginKit${name}`]!(...args).catch(scrub);
+  const run = (name: keyof typeof scripts, ...args: Array<string | number>) => bounded(() => commands[`wxLoginKit${name}`]!(...args));
 
   // Batches the GETs of one event-loop turn (every request whose bytes arrived in one poll) into
   // one MGET: per command, ioredis costs the server more CPU than Redis spends answering it.
-  const reads = new DataLoader<string, string | null>((keys) => redis.mget(...keys).catch(scrub), {
+  const reads = new DataLoader<string, string | null>((keys) => bounded(() => redis.mget(...keys)), {
     cache: false,
     batchScheduleFn: (dispatch) => setImmediate(dispatch),
   });
@@ -188,26 +254,26 @@ export function createRedisStore(opts: RedisStoreOptions): SessionStore & { redi
       const s = JSON.parse(raw) as StoredSession;
       const t = now();
       if (!isLive(s, t)) {
-        await redis.del(key).catch(scrub);
+        await bounded(() => redis.del(key));
         return null;
       }
       if (s.idleMs > 0 && t - s.lastSeenAt >= s.idleMs / 10) {
         s.lastSeenAt = t;
         // XX: never brings back a session revoked since the GET; KEEPTTL: the lifetime stays.
-        await redis.set(key, JSON.stringify(s), 'KEEPTTL', 'XX').catch(scrub);
+        await bounded(() => redis.set(key, JSON.stringify(s), 'KEEPTTL', 'XX'));
       }
       return s;
     },
 
     async delete(tokenHash) {
       // The openid's index keeps the id until its next create/list/revokeAll drops it.
-      await redis.del(sessionKey(tokenHash)).catch(scrub);
+      await bounded(() => redis.del(sessionKey(tokenHash)));
     },
 
     async list(openid) {
       const ids = (await run('List', indexKey(openid), now(), sessionPrefix)) as string[];
       if (ids.length === 0) return [];
-      const raws = await redis.mget(ids.map(sessionKey)).catch(scrub);
+      const raws = await bounded(() => redis.mget(...ids.map(sessionKey)));
       const t = now();
       const infos: SessionInfo[] = [];
       raws.forEach((raw, i) => {
@@ -226,6 +292,27 @@ export function createRedisStore(opts: RedisStoreOptions): SessionStore & { redi
       return (await run('RevokeAll', indexKey(openid), now(), sessionPrefix)) as number;
     },
 
+    async ping() {
+      if (redis.status !== 'ready' && redis.status !== 'wait' && redis.status !== 'end') {
+        // Starting up (or reconnecting): wait for the connection, at most connectTimeoutMs.
+        let onReady = () => {};
+        const ready = new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), connectTimeoutMs);
+          onReady = () => {
+            clearTimeout(timer);
+            resolve(true);
+          };
+          redis.once('ready', onReady);
+        });
+        const connected = await ready;
+        redis.removeListener('ready', onReady);
+        if (!connected) {
+          throw new StoreUnavailableError(`could not connect to Redis within ${connectTimeoutMs} ms${lastError ? ` (${lastError})` : ''}`);
+        }
+      }
+      await bounded(() => redis.ping());
+    },
+
     async hit(key, windowMs) {
       // Windows run on Redis's clock: every process counts into the same window.
       const [count, resetMs] = (await run('Hit', `${prefix}rl:${key}`, windowMs)) as [number, number];
@@ -237,7 +324,7 @@ export function createRedisStore(opts: RedisStoreOptions): SessionStore & { redi
       const lockKey = `${key}:lock`;
       return {
         async read() {
-          const raw = await redis.get(key).catch(scrub);
+          const raw = await bounded(() => redis.get(key));
           if (!raw) return null;
           const entry = JSON.parse(raw) as { token?: unknown; expiresAt?: unknown };
           return typeof entry.token === 'string' && typeof entry.expiresAt === 'number'
@@ -247,11 +334,11 @@ export function createRedisStore(opts: RedisStoreOptions): SessionStore & { redi
         async write(entry) {
           // Redis drops it when WeChat would; a clock far from the server's keeps it a minute at least.
           const px = Math.max(60_000, entry.expiresAt - now());
-          await redis.set(key, JSON.stringify({ token: entry.token, expiresAt: entry.expiresAt }), 'PX', px).catch(scrub);
+          await bounded(() => redis.set(key, JSON.stringify({ token: entry.token, expiresAt: entry.expiresAt }), 'PX', px));
         },
         async lock(ttlMs) {
           const holder = randomBytes(16).toString('hex');
-          const taken = await redis.set(lockKey, holder, 'PX', ttlMs, 'NX').catch(scrub);
+          const taken = await bounded(() => redis.set(lockKey, holder, 'PX', ttlMs, 'NX'));
           if (taken !== 'OK') return null;
           return async () => {
             await run('Unlock', lockKey, holder);

@@ -83,6 +83,27 @@ export interface SessionStore {
    * until it ends.
    */
   hit(key: string, windowMs: number): Promise<{ count: number; resetMs: number }>;
+  /**
+   * Resolves once the store can serve requests; rejects with {@link StoreUnavailableError} when it
+   * cannot within its own bound. The plugin calls it in `onReady`, so `app.ready()` and
+   * `app.listen()` fail loudly when the store is unreachable at start-up.
+   */
+  ping?(): Promise<void>;
+}
+
+/**
+ * The store could not answer: Redis down, stalled past the command timeout, or not connected.
+ * The plugin answers such a request 503 `{error: 'store_unavailable'}` with `Retry-After`.
+ * `cause` is the client's error, with a failed command's arguments removed.
+ */
+export class StoreUnavailableError extends Error {
+  readonly name = 'StoreUnavailableError';
+  // Declared here because the ES2020 lib typings predate Error#cause.
+  readonly cause?: unknown;
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(`[wx-login-kit] session store unavailable: ${reason}`);
+    if (options && 'cause' in options) this.cause = options.cause;
+  }
 }
 
 /** Whether a stored session is still usable at `t`. Shared by both stores. */
@@ -94,29 +115,36 @@ export interface MemoryStoreOptions {
   /** Clock in ms since the epoch. @default Date.now */
   now?: () => number;
   /**
-   * Most sessions kept. When a `create` goes beyond it, dead sessions are swept and, if still too
-   * many, the oldest are dropped (those users log in again). @default 100_000
+   * Most sessions kept. When a `create` goes beyond it, the least recently used sessions are
+   * dropped, down to 99% of it (those users log in again), and `onEvict` is told how many live
+   * sessions went. Rate-limit counters (`hit`) are capped at the same number. @default 100_000
    */
   maxEntries?: number;
+  /** Called once per eviction sweep with the number of live sessions dropped for the cap. */
+  onEvict?: (count: number) => void;
 }
-
-/** Sweep dead sessions every this many `create`s, so a sweep costs O(1) amortised. */
-const SWEEP_EVERY = 100;
 
 /**
  * An in-process store for one server process: sessions are lost on restart and not seen by
  * other processes. `size()` counts sessions held, dead or not, so tests can see memory is bounded.
+ *
+ * Every operation is O(1) amortised, at the cap too: sessions are kept in the order of their last
+ * use (a Map re-inserted on each `get`), so the dead and the least recently used are found at its
+ * head; a dead session elsewhere is dropped when it is read, or when it reaches the head.
  */
 export function createMemoryStore(opts: MemoryStoreOptions = {}): SessionStore & { size(): number } {
   const now = opts.now ?? Date.now;
   const maxEntries = opts.maxEntries ?? 100_000;
-  // Maps keep insertion order: "oldest first" for eviction, the cap and list().
+  // Evict a hundredth at a time, so a store at its cap sweeps (and logs) once per 1% of logins.
+  const evictTo = Math.max(1, maxEntries - Math.floor(maxEntries / 100));
+  // Least recently used first.
   const sessions = new Map<string, StoredSession>();
+  // Per openid, in creation order: "oldest first" for the cap and list().
   const byOpenid = new Map<string, Set<string>>();
   const tokens = new Map<string, { token: string; expiresAt: number }>();
   const locks = new Map<string, number>();
+  // In the order their windows started.
   const hits = new Map<string, { count: number; resetAt: number }>();
-  let createsSinceSweep = 0;
 
   function remove(tokenHash: string): void {
     const s = sessions.get(tokenHash);
@@ -139,11 +167,20 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): SessionStore &
     return live;
   }
 
-  function sweep(): void {
-    const t = now();
-    for (const [id, s] of sessions) if (!isLive(s, t)) remove(id);
-    for (const [key, h] of hits) if (h.resetAt <= t) hits.delete(key);
-    createsSinceSweep = 0;
+  /** Drops dead sessions from the head; past the cap, the least recently used as well. */
+  function sweep(t: number): void {
+    let evicted = 0;
+    for (const [id, s] of sessions) {
+      const live = isLive(s, t);
+      if (live && sessions.size <= maxEntries) break;
+      remove(id);
+      if (live) {
+        evicted += 1;
+        // Past the cap: make room for a while, so the next creates need not sweep.
+        if (sessions.size <= evictTo) break;
+      }
+    }
+    if (evicted > 0) opts.onEvict?.(evicted);
   }
 
   return {
@@ -157,13 +194,7 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): SessionStore &
       const live = liveIds(session.openid);
       const revoked = live.slice(0, Math.max(0, live.length - maxPerOpenid));
       revoked.forEach(remove);
-
-      createsSinceSweep += 1;
-      if (createsSinceSweep >= SWEEP_EVERY || sessions.size > maxEntries) sweep();
-      for (const id of sessions.keys()) {
-        if (sessions.size <= maxEntries) break;
-        remove(id);
-      }
+      sweep(t);
       return revoked;
     },
 
@@ -175,6 +206,9 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): SessionStore &
         remove(tokenHash);
         return null;
       }
+      // Most recently used goes last: the cap evicts from the head.
+      sessions.delete(tokenHash);
+      sessions.set(tokenHash, s);
       if (s.idleMs > 0) s.lastSeenAt = t;
       // A copy, so callers cannot change what is stored.
       return { ...s };
@@ -227,13 +261,18 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): SessionStore &
 
     async hit(key, windowMs) {
       const t = now();
+      // Windows that ended are at the head (for one window length; longer ones only delay this).
+      for (const [k, h] of hits) {
+        if (h.resetAt > t && hits.size < maxEntries) break;
+        hits.delete(k);
+      }
       let h = hits.get(key);
       if (!h || h.resetAt <= t) {
+        hits.delete(key);
         h = { count: 0, resetAt: t + windowMs };
         hits.set(key, h);
       }
       h.count += 1;
-      if (hits.size > maxEntries) sweep();
       return { count: h.count, resetMs: h.resetAt - t };
     },
 

@@ -1,4 +1,6 @@
 import { Writable } from 'node:stream';
+import Fastify from 'fastify';
+import { wxLoginErrorHandler } from '../../server';
 import { hashToken } from '../../server/crypto';
 import { buildServer } from '../../reference-server/app';
 import { createMemoryStore, type CreateSessionOptions, type Session, type SessionStore } from '../../server/store';
@@ -176,7 +178,9 @@ describe('reference server', () => {
     ])('answers 401 invalid_token with WWW-Authenticate for %s', async (_name, authorization) => {
       const res = await me(h, authorization);
       await expectError(res, 401, 'invalid_token');
-      expect(res.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+      // RFC 6750 §3.1: a request that sent no credentials gets the challenge without an error code.
+      const challenge = authorization === undefined ? 'Bearer realm="wx-login-kit"' : 'Bearer realm="wx-login-kit", error="invalid_token"';
+      expect(res.headers.get('www-authenticate')).toBe(challenge);
     });
 
     it('answers 401 once the server clock passes the token ttl', async () => {
@@ -186,7 +190,7 @@ describe('reference server', () => {
       h.serverClock.advance(1);
       const res = await me(h, `Bearer ${token}`);
       await expectError(res, 401, 'invalid_token');
-      expect(res.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+      expect(res.headers.get('www-authenticate')).toBe('Bearer realm="wx-login-kit", error="invalid_token"');
     });
   });
 
@@ -214,7 +218,7 @@ describe('reference server', () => {
       expect((await logout()).status).toBe(200);
       const res = await logout();
       await expectError(res, 401, 'invalid_token');
-      expect(res.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
+      expect(res.headers.get('www-authenticate')).toBe('Bearer realm="wx-login-kit", error="invalid_token"');
     });
   });
 });
@@ -252,7 +256,7 @@ describe('token storage', () => {
 });
 
 describe('unexpected failures', () => {
-  it('answer 500 internal_error without the error message or a stack', async () => {
+  it('a store that throws: 503 store_unavailable with Retry-After, without the error message or a stack', async () => {
     const explode = async (): Promise<never> => {
       throw new Error('store exploded at 10.0.0.7');
     };
@@ -260,11 +264,26 @@ describe('unexpected failures', () => {
     const h = await startStack({ store: broken });
     try {
       for (const res of [await h.login(), await me(h, `Bearer ${'A'.repeat(43)}`)]) {
-        const body = await expectError(res, 500, 'internal_error');
+        const body = await expectError(res, 503, 'store_unavailable');
+        expect(res.headers.get('retry-after')).toBe('5');
         expect(JSON.stringify(body)).not.toContain('exploded');
       }
     } finally {
       await h.close();
+    }
+  });
+
+  it('an app route that throws: 500 internal_error without the error message or a stack', async () => {
+    const app = Fastify();
+    app.setErrorHandler(wxLoginErrorHandler);
+    app.get('/boom', async () => {
+      throw new Error('exploded at 10.0.0.7');
+    });
+    try {
+      const body = await expectError(await fetch(`${await listen(app)}/boom`), 500, 'internal_error');
+      expect(JSON.stringify(body)).not.toContain('exploded');
+    } finally {
+      await app.close();
     }
   });
 });

@@ -5,6 +5,7 @@
 import rateLimit from '@fastify/rate-limit';
 import Fastify from 'fastify';
 import { wxLogin } from '../../server';
+import { hashToken } from '../../server/crypto';
 import { buildServer, type ServerOptions } from '../../reference-server/app';
 import { createRedisStore } from '../../server/redis-store';
 import { startRedis, type TestRedis } from '../support/redis';
@@ -129,23 +130,40 @@ describe('rate limits', () => {
     expect(await json(res)).toEqual({ error: 'rate_limited', message: expect.stringContaining('Retry after'), retryAfter });
   }
 
-  it('per client IP on every /auth route: 429 JSON with Retry-After past the limit; other routes are the app’s', async () => {
+  it('per client IP on every /auth route but revocation: 429 JSON with Retry-After past the limit; other routes are the app’s', async () => {
     h = await startStack({ rateLimit: { ip: { max: 3, timeWindowMs: 60_000 }, openid: false } });
     const token = await loginToken(h, 'alice');
     expect((await h.login('bob')).status).toBe(200);
     expect((await call(h, 'GET', '/auth/sessions', token)).status).toBe(200);
     await expect429(await h.login('carol'));
-    await expect429(await call(h, 'POST', '/auth/logout', token));
+    await expect429(await call(h, 'GET', '/auth/sessions', token));
     expect(await meStatus(h, token)).toBe(200);
+    // Revocation is never limited: past the limit, logout still ends the session.
+    expect((await call(h, 'POST', '/auth/logout', token)).status).toBe(200);
+    expect(await meStatus(h, token)).toBe(401);
   });
 
-  it('per openid once known, whatever the IP: logins and token calls of one user', async () => {
+  it('per openid once known, whatever the IP: the logins of one user', async () => {
     h = await startStack({ rateLimit: { ip: false, openid: { max: 2, timeWindowMs: 60_000 } } });
     const token = await loginToken(h, 'alice');
-    expect((await call(h, 'GET', '/auth/sessions', token)).status).toBe(200);
+    expect((await h.login('alice')).status).toBe(200);
     await expect429(await h.login('alice'));
-    await expect429(await call(h, 'GET', '/auth/sessions', token));
+    expect((await call(h, 'GET', '/auth/sessions', token)).status).toBe(200);
     expect((await h.login('bob')).status).toBe(200);
+  });
+
+  it('never on revocation: a user whose budgets are spent (by a stolen token, say) still revokes and logs out everywhere', async () => {
+    h = await startStack({ rateLimit: { ip: { max: 4, timeWindowMs: 60_000 }, openid: { max: 2, timeWindowMs: 60_000 } } });
+    const stolen = await loginToken(h, 'alice');
+    const mine = await loginToken(h, 'alice');
+    await expect429(await h.login('alice')); // the openid's login budget
+    await expect429(await h.login('alice'));
+    await expect429(await h.login('bob')); // and the IP's
+    expect((await call(h, 'DELETE', `/auth/sessions/${hashToken(stolen)}`, mine)).status).toBe(200);
+    expect(await meStatus(h, stolen)).toBe(401);
+    expect(await json(await call(h, 'POST', '/auth/logout-all', mine))).toEqual({ revoked: 1 });
+    expect(await meStatus(h, mine)).toBe(401);
+    expect((await call(h, 'POST', '/auth/logout', mine)).status).toBe(401);
   });
 
   it('are on by default (60 per minute per IP)', async () => {
