@@ -14,21 +14,51 @@ afterAll(() => redis.stop());
 
 const session = (openid = 'o-alice', createdAt = 0): Session => ({ openid, session_key: `key-of-${openid}`, createdAt });
 const id = () => randomBytes(32).toString('hex');
-const opts = { ttlMs: 60_000, maxPerOpenid: 5 };
 
-type Make = (clock: Clock) => SessionStore;
+// No test here races the real clock. A session's deadlines are on the store's clock (a manual one),
+// but the Redis store also gives each key a real TTL (PX) of the session's lifetime, to free the
+// memory: with a lifetime of 10 ms a loaded machine lost the session in Redis before the test read
+// it. So every lifetime and lock here is minutes long, far longer than a test runs on any machine,
+// and a session dies only because the store compared its clock with the deadline.
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const opts = { ttlMs: HOUR, maxPerOpenid: 5 };
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface StoreUnderTest {
+  store: SessionStore;
+  /**
+   * Lets `ms` pass for everything the store times: the manual clock, and for the Redis store also
+   * real time, the clock of its rate-limit windows and lock lifetimes (PX). Real time may pass
+   * longer than asked on a loaded machine: tests only use it where "longer" changes nothing.
+   */
+  pass(ms: number): Promise<void>;
+}
+
+type Make = (clock: Clock) => StoreUnderTest;
 const stores: Array<[string, Make]> = [
-  ['memory', (clock) => createMemoryStore({ now: clock.now })],
-  // A fresh prefix per store: the tests share one redis-server and never see each other's keys.
-  ['redis', (clock) => createRedisStore({ redis: redis.client(), prefix: `t${randomBytes(4).toString('hex')}:`, now: clock.now })],
+  ['memory', (clock) => ({ store: createMemoryStore({ now: clock.now }), pass: async (ms) => clock.advance(ms) })],
+  [
+    'redis',
+    (clock) => ({
+      // A fresh prefix per store: the tests share one redis-server and never see each other's keys.
+      store: createRedisStore({ redis: redis.client(), prefix: `t${randomBytes(4).toString('hex')}:`, now: clock.now }),
+      pass: async (ms) => {
+        clock.advance(ms);
+        await sleep(ms + 20);
+      },
+    }),
+  ],
 ];
 
 describe.each(stores)('%s store: the SessionStore contract', (_name, make) => {
   let clock: Clock;
   let store: SessionStore;
+  let pass: StoreUnderTest['pass'];
   beforeEach(() => {
     clock = manualClock();
-    store = make(clock);
+    ({ store, pass } = make(clock));
   });
 
   it('creates, gets and deletes a session, with its deadlines', async () => {
@@ -40,7 +70,7 @@ describe.each(stores)('%s store: the SessionStore contract', (_name, make) => {
       unionid: 'ou-alice',
       session_key: 'key-of-o-alice',
       createdAt: t,
-      expiresAt: t + 60_000,
+      expiresAt: t + HOUR,
       lastSeenAt: t,
       idleMs: 0,
     });
@@ -61,8 +91,8 @@ describe.each(stores)('%s store: the SessionStore contract', (_name, make) => {
 
   it('refuses a session from its absolute deadline on', async () => {
     const h = id();
-    await store.create(h, session(), { ...opts, ttlMs: 1000 });
-    clock.advance(999);
+    await store.create(h, session(), { ...opts, ttlMs: 10 * MINUTE });
+    clock.advance(10 * MINUTE - 1);
     expect(await store.get(h)).not.toBeNull();
     clock.advance(1);
     expect(await store.get(h)).toBeNull();
@@ -70,17 +100,19 @@ describe.each(stores)('%s store: the SessionStore contract', (_name, make) => {
 
   it('with an idle timeout, refuses a session unused for idleMs and keeps one in use, up to its absolute deadline', async () => {
     const h = id();
-    await store.create(h, session(), { ttlMs: 5000, idleMs: 1000, maxPerOpenid: 5 });
+    await store.create(h, session(), { ttlMs: 5 * MINUTE, idleMs: MINUTE, maxPerOpenid: 5 });
     for (let i = 0; i < 4; i++) {
-      clock.advance(999);
+      clock.advance(MINUTE - 1);
       expect((await store.get(h))?.lastSeenAt).toBe(clock.now());
     }
-    clock.advance(1004); // 5000 since creation: used within idleMs, but past the absolute deadline
+    clock.advance(MINUTE + 4); // 5 minutes since creation: used within idleMs, but past the absolute deadline
     expect(await store.get(h)).toBeNull();
 
     const idle = id();
-    await store.create(idle, session(), { ttlMs: 5000, idleMs: 1000, maxPerOpenid: 5 });
-    clock.advance(1000);
+    await store.create(idle, session(), { ttlMs: 5 * MINUTE, idleMs: MINUTE, maxPerOpenid: 5 });
+    clock.advance(MINUTE - 1);
+    expect(await store.get(idle)).not.toBeNull();
+    clock.advance(MINUTE);
     expect(await store.get(idle)).toBeNull();
   });
 
@@ -108,10 +140,10 @@ describe.each(stores)('%s store: the SessionStore contract', (_name, make) => {
 
   it('does not count dead sessions toward the cap', async () => {
     const short = [id(), id()];
-    for (const h of short) await store.create(h, session(), { ...opts, ttlMs: 1000 });
+    for (const h of short) await store.create(h, session(), { ...opts, ttlMs: MINUTE });
     const long = [id(), id(), id()];
     for (const h of long) await store.create(h, session(), opts);
-    clock.advance(1000);
+    clock.advance(MINUTE);
     expect(await store.create(id(), session(), opts)).toEqual([]);
     expect(await store.list('o-alice')).toHaveLength(4);
   });
@@ -121,13 +153,13 @@ describe.each(stores)('%s store: the SessionStore contract', (_name, make) => {
     const t0 = clock.now();
     await store.create(a, session('o-alice', t0), opts);
     clock.advance(5);
-    await store.create(b, session('o-alice', t0 + 5), { ...opts, ttlMs: 10 });
+    await store.create(b, session('o-alice', t0 + 5), { ...opts, ttlMs: 10 * MINUTE });
     await store.create(c, session('o-carol'), opts);
     expect(await store.list('o-alice')).toEqual([
-      { id: a, createdAt: t0, expiresAt: t0 + 60_000, lastSeenAt: t0 },
-      { id: b, createdAt: t0 + 5, expiresAt: t0 + 15, lastSeenAt: t0 + 5 },
+      { id: a, createdAt: t0, expiresAt: t0 + HOUR, lastSeenAt: t0 },
+      { id: b, createdAt: t0 + 5, expiresAt: t0 + 5 + 10 * MINUTE, lastSeenAt: t0 + 5 },
     ]);
-    clock.advance(10);
+    clock.advance(10 * MINUTE);
     expect((await store.list('o-alice')).map((s) => s.id)).toEqual([a]);
     await store.delete(a);
     expect(await store.list('o-alice')).toEqual([]);
@@ -150,10 +182,10 @@ describe.each(stores)('%s store: the SessionStore contract', (_name, make) => {
     const mine = [id(), id(), id()];
     for (const h of mine) await store.create(h, session(), opts);
     const dead = id();
-    await store.create(dead, session(), { ...opts, ttlMs: 1 });
+    await store.create(dead, session(), { ...opts, ttlMs: MINUTE });
     const carol = id();
     await store.create(carol, session('o-carol'), opts);
-    clock.advance(1);
+    clock.advance(MINUTE);
     expect(await store.revokeAll('o-alice')).toBe(3);
     for (const h of [...mine, dead]) expect(await store.get(h)).toBeNull();
     expect(await store.list('o-alice')).toEqual([]);
@@ -163,20 +195,31 @@ describe.each(stores)('%s store: the SessionStore contract', (_name, make) => {
 
   it("revoke answers false for one of the openid's sessions that is already dead", async () => {
     const h = id();
-    await store.create(h, session(), { ...opts, ttlMs: 1000 });
-    clock.advance(1000);
+    await store.create(h, session(), { ...opts, ttlMs: MINUTE });
+    clock.advance(MINUTE);
     expect(await store.revoke('o-alice', h)).toBe(false);
   });
 
   it('counts hits per key in a window that starts at its first hit', async () => {
     const counts = [];
-    for (let i = 0; i < 3; i++) counts.push(await store.hit('openid:a', 60_000));
+    for (let i = 0; i < 3; i++) counts.push(await store.hit('openid:a', HOUR));
     expect(counts.map((c) => c.count)).toEqual([1, 2, 3]);
     for (const { resetMs } of counts) {
-      expect(resetMs).toBeGreaterThan(59_000);
-      expect(resetMs).toBeLessThanOrEqual(60_000);
+      // The Redis store's windows run on Redis's clock: allow a minute of real time between hits.
+      expect(resetMs).toBeGreaterThan(HOUR - MINUTE);
+      expect(resetMs).toBeLessThanOrEqual(HOUR);
     }
-    expect((await store.hit('openid:b', 60_000)).count).toBe(1);
+    expect((await store.hit('openid:b', HOUR)).count).toBe(1);
+  });
+
+  it('starts a new window once one has ended, so a limited user is not locked out until a restart', async () => {
+    // A short window: on the Redis store it ends in real time (the test then sleeps past it).
+    for (let i = 0; i < 3; i++) await store.hit('openid:a', 100);
+    await pass(100);
+    const next = await store.hit('openid:a', 100);
+    expect(next.count).toBe(1);
+    expect(next.resetMs).toBeGreaterThan(0);
+    expect(next.resetMs).toBeLessThanOrEqual(100);
   });
 
   it('shares an access_token per appid, with a lock only one holder gets', async () => {
@@ -186,14 +229,26 @@ describe.each(stores)('%s store: the SessionStore contract', (_name, make) => {
     expect(await cache.read()).toEqual({ token: 'AT-1', expiresAt: clock.now() + 7_200_000 });
     expect(await store.accessTokenCache('wx-app-2').read()).toBeNull();
 
-    const release = await cache.lock(10_000);
+    const release = await cache.lock(10 * MINUTE);
     expect(release).toEqual(expect.any(Function));
-    expect(await cache.lock(10_000)).toBeNull();
-    expect(await store.accessTokenCache('wx-app-2').lock(10_000)).toEqual(expect.any(Function));
+    expect(await cache.lock(10 * MINUTE)).toBeNull();
+    expect(await store.accessTokenCache('wx-app-2').lock(10 * MINUTE)).toEqual(expect.any(Function));
     await release!();
-    const again = await cache.lock(10_000);
+    const again = await cache.lock(10 * MINUTE);
     expect(again).toEqual(expect.any(Function));
     await again!();
+  });
+
+  it('lets a lock lapse after its ttl (a holder that died), and a lapsed holder cannot release the next one', async () => {
+    const cache = store.accessTokenCache('wx-app-1');
+    const lapsed = await cache.lock(100);
+    await pass(100);
+    const next = await cache.lock(10 * MINUTE);
+    expect(next).toEqual(expect.any(Function));
+    await lapsed!();
+    expect(await cache.lock(10 * MINUTE)).toBeNull();
+    await next!();
+    expect(await cache.lock(10 * MINUTE)).toEqual(expect.any(Function));
   });
 });
 
@@ -209,8 +264,9 @@ describe('redis store', () => {
     for (const key of keys) {
       expect(key).not.toMatch(/alice|key-of/);
       const pttl = await client.pttl(key);
-      expect(pttl).toBeGreaterThan(59_000);
-      expect(pttl).toBeLessThanOrEqual(60_000);
+      // Real time runs between create and PTTL: a minute of slack for a loaded machine.
+      expect(pttl).toBeGreaterThan(HOUR - MINUTE);
+      expect(pttl).toBeLessThanOrEqual(HOUR);
     }
   });
 
@@ -223,8 +279,8 @@ describe('redis store', () => {
     expect((await b.get(h))?.openid).toBe('o-alice');
     expect(await b.revokeAll('o-alice')).toBe(1);
     expect(await a.get(h)).toBeNull();
-    const release = await a.accessTokenCache('wx').lock(10_000);
-    expect(await b.accessTokenCache('wx').lock(10_000)).toBeNull();
+    const release = await a.accessTokenCache('wx').lock(10 * MINUTE);
+    expect(await b.accessTokenCache('wx').lock(10 * MINUTE)).toBeNull();
     await release!();
   });
   it('refuses an ioredis client with a keyPrefix (its scripts would see no sessions)', () => {
@@ -255,11 +311,33 @@ describe('memory store', () => {
   it('sweeps dead sessions on create, so never-read sessions do not pile up', async () => {
     const clock = manualClock();
     const store = createMemoryStore({ now: clock.now });
-    for (let i = 0; i < 150; i++) await store.create(`old${i}`, session(`o${i}`), { ...opts, ttlMs: 1000 });
-    clock.advance(1000);
+    for (let i = 0; i < 150; i++) await store.create(`old${i}`, session(`o${i}`), { ...opts, ttlMs: MINUTE });
+    clock.advance(MINUTE);
     for (let i = 0; i < 100; i++) await store.create(`new${i}`, session(`n${i}`), opts);
     expect(store.size()).toBeLessThanOrEqual(100);
     expect(await store.get('new99')).not.toBeNull();
+  });
+
+  it('ends a hit window exactly windowMs after its first hit, on its clock', async () => {
+    const clock = manualClock();
+    const store = createMemoryStore({ now: clock.now });
+    expect(await store.hit('openid:a', MINUTE)).toEqual({ count: 1, resetMs: MINUTE });
+    clock.advance(MINUTE - 1);
+    expect(await store.hit('openid:a', MINUTE)).toEqual({ count: 2, resetMs: 1 });
+    clock.advance(1);
+    expect(await store.hit('openid:a', MINUTE)).toEqual({ count: 1, resetMs: MINUTE });
+  });
+
+  it('drops ended hit windows but keeps the live ones: cleaning up is no way around the limit', async () => {
+    const clock = manualClock();
+    const store = createMemoryStore({ now: clock.now, maxEntries: 10 });
+    await store.hit('openid:old', 1000);
+    for (let i = 0; i < 3; i++) await store.hit('openid:a', MINUTE);
+    clock.advance(1000);
+    await store.hit('openid:b', MINUTE);
+    expect((await store.hit('openid:a', MINUTE)).count).toBe(4);
+    expect((await store.hit('openid:b', MINUTE)).count).toBe(2);
+    expect((await store.hit('openid:old', 1000)).count).toBe(1);
   });
 
   it('never holds more than maxEntries, dropping the oldest first', async () => {
