@@ -18,7 +18,10 @@ import type {
   WxUploadFileResult,
 } from './wx.js';
 
-/** Events of {@link Auth.on}: `login` gets the new token, `error` every login or storage failure. */
+/**
+ * Events of {@link Auth.on}: `login` gets the new token; `error` every login or storage failure
+ * and a logout POST that failed (`NetworkError`, `HTTPError`).
+ */
 export interface AuthEvents {
   login: string;
   logout: undefined;
@@ -89,16 +92,22 @@ export function createAuth(options: AuthOptions) {
   let relogins: number[] = [];
   // Bumped by logout(): a login that started before it must not bring the token back.
   let epoch = 0;
+  // Ends the backoff wait of the login under way: logout() must not wait for a retry to lose.
+  let wake = () => {};
   // The server rejected our token: until a new one is saved, logins count against the budget.
   let rejected = false;
 
-  /** The current token while it is within its `expiresAt`, else null. */
+  /**
+   * The current token while it is within its `expiresAt`, else null. An expired one is dropped
+   * from memory, globalData and storage: pages reading globalData never send a dead token.
+   */
   const fresh = (): string | null => {
     const t = store.current;
-    return t && (t.expiresAt === null || Date.now() < t.expiresAt) ? t.token : null;
+    if (t && t.expiresAt !== null && Date.now() >= t.expiresAt) store.clear();
+    return store.current && store.current.token;
   };
   /** Hands a failure to the `error` event, then to the caller. */
-  const report = (err: LoginError) => (events.emit('error', err), err);
+  const report = (err: WxLoginKitError) => (events.emit('error', err), err);
   const save = (token: string, expiresIn?: number) => {
     const ms = expiresIn! * 1000;
     rejected = false;
@@ -108,13 +117,14 @@ export function createAuth(options: AuthOptions) {
     return token;
   };
 
-  /** One attempt: a code, the login POST, a token. Throws LoginError. */
-  async function loginOnce(): Promise<string> {
+  /** One attempt: a code, the login POST, a token. Throws LoginError; `live` throws once logged out. */
+  async function loginOnce(live: () => void): Promise<string> {
     const path = o.loginPath;
-    const started = epoch;
+    live();
     const code = await codes.getCode().catch((err) => {
       throw new LoginError('WX_LOGIN', `wx.login failed (${err && err.errMsg})`, err);
     });
+    live();
     const res = await wxSend<WxResponse>(wx, 'request', { url: resolveURL(o.baseURL, path), method: 'POST', data: o.loginData(code) }).catch((err) => {
       throw new LoginError('NETWORK', `login POST ${path} got no answer`, err);
     });
@@ -133,21 +143,30 @@ export function createAuth(options: AuthOptions) {
       const got = typeof res.data === 'string' ? 'text, not JSON' : 'JSON without a string token';
       throw new LoginError('BAD_RESPONSE', `login answer of ${path} has no token (got ${got}); nothing stored`, parseErr);
     }
-    if (started !== epoch) throw new LoginError('ABORTED', 'logout() during the login; nothing stored');
+    live();
     return save(parsed.token, parsed.expiresIn);
   }
 
-  /** loginOnce, retried with backoff after a wx.login failure, a network error or a 5xx; never after a 4xx. */
+  /**
+   * loginOnce, retried with backoff after a wx.login failure, a network error or a 5xx; never after
+   * a 4xx. The logout epoch is read once, here: a logout() at any stage, the backoff wait included,
+   * ends the login with ABORTED.
+   */
   async function loginWithRetries(): Promise<string> {
+    const started = epoch;
+    const aborted = () => new LoginError('ABORTED', 'logout() during the login; nothing stored');
+    const live = () => {
+      if (started !== epoch) throw aborted();
+    };
     for (let attempt = 0; ; attempt++) {
       try {
-        return await loginOnce();
+        return await loginOnce(live);
       } catch (err) {
         // Anything else that throws here is the loginData adapter.
-        const e = err instanceof LoginError ? err : new LoginError('BAD_RESPONSE', `loginData threw (${err})`, err);
+        const e = started !== epoch ? aborted() : err instanceof LoginError ? err : new LoginError('BAD_RESPONSE', `loginData threw (${err})`, err);
         const transient = /^(WX_LOGIN|NETWORK)$/.test(e.code) || (e.code === 'HTTP' && (e.cause as HTTPError).statusCode > 499);
         if (!transient || attempt >= o.loginRetries) throw report(e);
-        await new Promise((resolve) => setTimeout(resolve, o.retryDelay * 2 ** attempt));
+        await new Promise<void>((resolve) => setTimeout((wake = resolve), o.retryDelay * 2 ** attempt));
       }
     }
   }
@@ -202,6 +221,8 @@ export function createAuth(options: AuthOptions) {
     kind: 'request' | 'uploadFile' | 'downloadFile',
     options: (WxRequestOption | WxUploadFileOption | WxDownloadFileOption) & CallOptions & { onProgressUpdate?: (res: never) => void },
     result: (raw: R) => R = (raw) => raw,
+    // logout(): this token, no login, and an unauthorized answer is the end it wanted, not a retry.
+    fixed?: string,
   ): AbortablePromise<R> {
     const url = resolveURL(o.baseURL, options.url);
     const method = kind === 'uploadFile' ? 'POST' : (options as WxRequestOption).method || 'GET';
@@ -237,9 +258,10 @@ export function createAuth(options: AuthOptions) {
 
     async function run(): Promise<R> {
       if (options.auth === false || trusted.indexOf(originOf(url) as string) < 0) return check(await send());
-      let token = await Promise.race([rejected ? relogin() : ensureLogin(), aborted]);
+      let token = fixed || (await Promise.race([rejected ? relogin() : ensureLogin(), aborted]));
       let res = await send(token);
       if (!unauthorized(res)) return check(res);
+      if (fixed) return res;
       live();
       token = await Promise.race([recover(token), aborted]);
       res = await send(token);
@@ -256,7 +278,10 @@ export function createAuth(options: AuthOptions) {
   }
 
   const auth = {
-    /** The current unexpired token, or `null`. */
+    /**
+     * The current unexpired token, or `null`. An expired token found here (or by any call) is
+     * dropped from globalData and storage too.
+     */
     get token(): string | null {
       return fresh();
     },
@@ -333,13 +358,25 @@ export function createAuth(options: AuthOptions) {
     /** Stores a token obtained elsewhere (e.g. a phone login answer) like a login does; `expiresIn` in seconds. */
     setToken: save as (token: string, expiresIn?: number) => void,
 
-    /** Forgets the token: memory, globalData and storage. Does not call your server. */
-    logout(): void {
+    /**
+     * Logs out, and a login under way loses: it rejects {@link LoginError} `ABORTED` at once (its
+     * backoff wait included), stores nothing and sends no further login POST. The token is
+     * forgotten (memory, globalData, storage) and `logout` emitted before anything is sent; then,
+     * when there was a token, one POST with it to `logoutPath` (`{everywhere: true}`:
+     * `logoutAllPath`, every session of the user) ends it on the server. That POST is fire and
+     * forget: never retried, never a login; an unauthorized answer means the session was over
+     * already; a failure (offline, another non-2xx) goes to the `error` event only.
+     */
+    logout(options?: { everywhere?: boolean }): void {
+      const had = store.current;
+      const path = options && options.everywhere ? o.logoutAllPath : o.logoutPath;
       epoch++;
+      wake();
       inflight = null;
       rejected = false;
       store.clear();
       events.emit('logout', undefined);
+      if (had && path) call('request', { url: path, method: 'POST' }, undefined, had.token).catch(report);
     },
 
     /** Subscribes to `login`, `logout` or `error`; returns the unsubscribe function. */

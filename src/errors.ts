@@ -23,7 +23,8 @@ export class WxLoginKitError extends Error {
  * - `BAD_RESPONSE`: the login answer had no usable token (nothing was stored).
  * - `BAD_RESPONSE` is also the code when the `loginData` adapter throws (its error is `cause`).
  * - `RELOGIN_LIMIT`: more automatic re-logins after 401 than `reloginLimit` allows in `reloginWindow`.
- * - `ABORTED`: `logout()` was called while the login ran; nothing was stored.
+ * - `ABORTED`: `logout()` was called while the login ran (during `wx.login`, the POST, a backoff
+ *   wait or parsing); nothing was stored and no further login POST sent.
  */
 export type LoginErrorCode = 'WX_LOGIN' | 'NETWORK' | 'HTTP' | 'BAD_RESPONSE' | 'RELOGIN_LIMIT' | 'ABORTED';
 

@@ -52,8 +52,19 @@ export interface AuthOptions {
   /** Server endpoint of `<login-button open-type="getUserInfo">`. @default '/auth/profile' */
   profilePath?: string;
   /**
+   * Where `logout()` POSTs the token it had, so the server ends that session (the server half's
+   * `POST {prefix}/logout`); `false` keeps logout local. @default '/auth/logout'
+   */
+  logoutPath?: string | false;
+  /**
+   * Where `logout({ everywhere: true })` POSTs it, ending every session of the user (the server
+   * half's `POST {prefix}/logout-all`); `false` keeps it local. @default '/auth/logout-all'
+   */
+  logoutAllPath?: string | false;
+  /**
    * The name `<login-button auth="...">` and {@link getAuth} find this instance by, in every copy
-   * of the kit the app bundles. A second instance with the same name replaces the first.
+   * of the kit the app bundles. Give each instance its own: a second `createAuth` under a name
+   * already registered replaces the first and says so with a `console.warn`.
    * @default 'default'
    */
   name?: string;
@@ -83,5 +94,7 @@ export const DEFAULTS = {
   codeRefreshInterval: 240_000,
   phonePath: '/auth/phone',
   profilePath: '/auth/profile',
+  logoutPath: '/auth/logout' as string | false,
+  logoutAllPath: '/auth/logout-all' as string | false,
   name: 'default',
 } satisfies Omit<ResolvedOptions, 'baseURL' | 'wx'>;

@@ -19,8 +19,15 @@ function instances(): Record<string, Auth | undefined> {
   return root[KEY] || (root[KEY] = {});
 }
 
+/**
+ * Registers `auth` under `name`. A name already taken is replaced, with a warning: two instances
+ * under one name are usually two `createAuth` calls where one was meant, and `<login-button>`
+ * would silently talk to the second.
+ */
 export function register(name: string, auth: Auth): void {
-  instances()[name] = auth;
+  const all = instances();
+  if (all[name]) console.warn(`[wx-login-kit] auth instance named "${name}" replaced by a second createAuth; to keep both, call createAuth({ baseURL, name: '...' }) with another name`);
+  all[name] = auth;
 }
 
 /**

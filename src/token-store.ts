@@ -11,7 +11,7 @@ export interface StoredToken {
 
 /**
  * The one place the token lives: memory, mirrored to `app.globalData[globalDataKey]` and to storage.
- * It starts with what storage holds; malformed or unreadable data is ignored.
+ * It starts with what storage holds; malformed data is removed, unreadable storage ignored.
  * Storage is best effort: `setStorageSync` throws when the 10 MB quota is full, and then the kit
  * keeps working from memory and reports the failure through `onError`.
  */
@@ -21,6 +21,8 @@ export function createTokenStore(wx: WxLike, storageKey: string, globalDataKey: 
     const v = wx.getStorageSync(storageKey) as StoredToken | null;
     // `'' > 0`, `'soon' > 0` and `NaN > 0` are all false: only a number or null passes.
     if (v && typeof v.token === 'string' && v.token && (v.expiresAt === null || v.expiresAt > 0)) current = { token: v.token, expiresAt: v.expiresAt };
+    // Anything else stored there is no token: gone, so that storage never disagrees with memory.
+    else if (v) wx.removeStorageSync(storageKey);
   } catch (err) {
     // unreadable: as if nothing was stored
   }

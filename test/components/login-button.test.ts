@@ -51,6 +51,7 @@ beforeEach(() => {
   jest.useFakeTimers();
   seen.length = 0;
   server = createScriptedServer();
+  delete (globalThis as Record<symbol, unknown>)[Symbol.for('wx-login-kit')]; // a fresh app: no instance registered
   auth = createAuth({ baseURL: 'https://api.example.com', wx: server.fake.wx });
 });
 afterEach(() => jest.useRealTimers());
@@ -287,6 +288,7 @@ describe('finding the app\'s instance', () => {
     });
     expect(other.createAuth).not.toBe(createAuth);
     const otherServer = createScriptedServer();
+    delete (globalThis as Record<symbol, unknown>)[Symbol.for('wx-login-kit')]; // the app's copy makes the only instance
     const appAuth = other.createAuth({ baseURL: 'https://api.example.com', wx: otherServer.fake.wx });
     const { host, tap } = mount();
     await jest.advanceTimersByTimeAsync(10);

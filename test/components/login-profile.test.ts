@@ -47,6 +47,7 @@ beforeEach(() => {
     if (req.url.endsWith('/api/profile')) return { statusCode: 200, data: { openid: 'o-1', nickname: (req.data as { nickname: string }).nickname, avatarUrl: '/api/files/av-1' } };
     return r;
   };
+  delete (globalThis as Record<symbol, unknown>)[Symbol.for('wx-login-kit')]; // a fresh app: no instance registered
   createAuth({ baseURL: 'https://api.example.com', wx: server.fake.wx });
 });
 afterEach(() => jest.useRealTimers());

@@ -14,7 +14,10 @@ function setup(extra: Partial<Parameters<typeof createAuth>[0]> = {}) {
   return { server, auth, app, errors, logins, fake: server.fake };
 }
 
-beforeEach(() => jest.useFakeTimers());
+beforeEach(() => {
+  jest.useFakeTimers();
+  delete (globalThis as Record<symbol, unknown>)[Symbol.for('wx-login-kit')]; // a fresh app: no instance registered
+});
 afterEach(() => jest.useRealTimers());
 
 describe('launch', () => {
@@ -34,7 +37,7 @@ describe('launch', () => {
   });
 
   it('restores a stored unexpired token with no network at all', async () => {
-    const { fake } = setup();
+    const { fake } = createScriptedServer();
     fake.wx.setStorageSync('wx-login-kit:token', { token: 'stored', expiresAt: Date.now() + 3600_000 });
     const auth = createAuth({ baseURL: BASE, wx: fake.wx });
     const app = { globalData: {} as Record<string, unknown> };
@@ -45,7 +48,7 @@ describe('launch', () => {
   });
 
   it('replaces an expired stored token with a login', async () => {
-    const { fake } = setup();
+    const { fake } = createScriptedServer();
     fake.wx.setStorageSync('wx-login-kit:token', { token: 'old', expiresAt: Date.now() - 1 });
     const auth = createAuth({ baseURL: BASE, wx: fake.wx });
     await expect(settle(auth.launch({}))).resolves.toBe('tok-1');
@@ -57,14 +60,14 @@ describe('launch', () => {
     ['a token that is not a string', { token: 5, expiresAt: null }],
     ['a non-numeric expiresAt', { token: 'x', expiresAt: 'soon' }],
   ])('ignores stored %s and logs in', async (_, stored) => {
-    const { fake } = setup();
+    const { fake } = createScriptedServer();
     fake.storage.entries.set('wx-login-kit:token', JSON.stringify(stored));
     const auth = createAuth({ baseURL: BASE, wx: fake.wx });
     await expect(settle(auth.launch({}))).resolves.toBe('tok-1');
   });
 
   it('ignores storage that throws on read', async () => {
-    const { fake } = setup();
+    const { fake } = createScriptedServer();
     fake.wx.getStorageSync = () => {
       throw new Error('getStorageSync:fail');
     };
@@ -408,6 +411,42 @@ describe('401 semantics', () => {
   });
 });
 
+describe('globalData and storage never disagree with auth.token', () => {
+  it('a launch whose login fails leaves no expired stored token in globalData or storage', async () => {
+    const { fake } = createScriptedServer();
+    fake.wx.setStorageSync('wx-login-kit:token', { token: 'old', expiresAt: Date.now() - 1 });
+    const auth = createAuth({ baseURL: BASE, wx: fake.wx, loginRetries: 0 });
+    fake.state.loginFailures = 1;
+    const app = { globalData: { token: 'from app.ts' } as Record<string, unknown> };
+    await expect(settle(auth.launch(app))).rejects.toMatchObject({ code: 'WX_LOGIN' });
+    expect([auth.token, app.globalData.token, fake.wx.getStorageSync('wx-login-kit:token')]).toEqual([null, null, '']);
+  });
+
+  it('a token that expires while the app runs leaves globalData and storage when the kit finds it expired', async () => {
+    const { auth, app, fake } = setup();
+    await settle(auth.launch(app));
+    jest.advanceTimersByTime(3600_000 - 60_000);
+    expect(auth.token).toBeNull();
+    expect([app.globalData.token, fake.wx.getStorageSync('wx-login-kit:token')]).toEqual([null, '']);
+  });
+
+  it('malformed stored data is removed from storage, not just ignored', () => {
+    const { fake } = createScriptedServer();
+    fake.wx.setStorageSync('wx-login-kit:token', { token: '', expiresAt: null });
+    createAuth({ baseURL: BASE, wx: fake.wx });
+    expect(fake.wx.getStorageSync('wx-login-kit:token')).toBe('');
+  });
+
+  it('a token the server rejected leaves globalData and storage even when the re-login fails', async () => {
+    const { auth, app, server, fake } = setup({ loginRetries: 0 });
+    await settle(auth.launch(app));
+    server.live.delete('tok-1');
+    server.loginReplies.push({ statusCode: 500, data: {} });
+    await expect(settle(auth.request({ url: '/api/me' }))).rejects.toMatchObject({ code: 'HTTP' });
+    expect([auth.token, app.globalData.token, fake.wx.getStorageSync('wx-login-kit:token')]).toEqual([null, null, '']);
+  });
+});
+
 describe('storage, logout, events', () => {
   it('keeps working from memory when setStorageSync throws, and emits error', async () => {
     const { auth, fake, errors, app } = setup();
@@ -448,8 +487,8 @@ describe('storage, logout, events', () => {
     expect([auth.token, app.globalData.token, fake.wx.getStorageSync('wx-login-kit:token')]).toEqual([null, null, '']);
     expect(seen).toEqual(['logout']);
     const res = await settle(auth.request<{ token: string }>({ url: '/api/me' }));
-    expect(res.data.token).toBe('tok-2');
-    expect(logins()).toBe(2);
+    expect(res.data.token).toBe('tok-1');
+    expect(logins()).toBe(1); // the aborted login sent no POST: its wx.login had not answered yet
   });
 
   it('a throwing loginData adapter rejects LoginError BAD_RESPONSE with the cause, not retried', async () => {
@@ -465,7 +504,7 @@ describe('storage, logout, events', () => {
   });
 
   it('rejects a bad baseURL or trustedOrigins entry with a clear error', () => {
-    const { fake } = setup();
+    const { fake } = createScriptedServer();
     expect(() => createAuth({ baseURL: 'api.example.com', wx: fake.wx })).toThrow(
       '[wx-login-kit] baseURL and trustedOrigins must be like https://api.example.com, not "api.example.com"',
     );

@@ -17,7 +17,10 @@ function setup() {
   return { server, auth, fake: server.fake };
 }
 
-beforeEach(() => jest.useFakeTimers());
+beforeEach(() => {
+  jest.useFakeTimers();
+  delete (globalThis as Record<symbol, unknown>)[Symbol.for('wx-login-kit')]; // a fresh app: no instance registered
+});
 afterEach(() => jest.useRealTimers());
 
 describe('getCode', () => {

@@ -2,7 +2,11 @@ import { createAuth, getAuth, getDefaultAuth, WxLoginKitError } from 'wx-login-k
 import { createFakeWx } from '../support/fake-wx';
 
 const KEY = Symbol.for('wx-login-kit');
-afterEach(() => delete (globalThis as Record<symbol, unknown>)[KEY]);
+afterEach(() => {
+  delete (globalThis as Record<symbol, unknown>)[KEY];
+  jest.restoreAllMocks();
+});
+const wx = () => createFakeWx(() => ({ statusCode: 200 })).wx;
 
 describe('the instance registry', () => {
   it('before any createAuth, getDefaultAuth and getAuth(name) throw an error that says what to call', () => {
@@ -27,7 +31,21 @@ describe('the instance registry', () => {
     expect(copy.getAuth).not.toBe(getAuth);
     const made = copy.createAuth({ baseURL: 'https://api.example.com', wx: createFakeWx(() => ({ statusCode: 200 })).wx });
     expect(getDefaultAuth()).toBe(made);
+    jest.spyOn(console, 'warn').mockImplementation(() => {}); // this copy replaces that one, on purpose
     const mine = createAuth({ baseURL: 'https://api.example.com', wx: createFakeWx(() => ({ statusCode: 200 })).wx });
     expect(copy.getDefaultAuth()).toBe(mine);
+  });
+
+  it('a second createAuth under a name already taken warns once, naming it and the name option, and replaces the first', () => {
+    const warn = jest.spyOn(console, 'warn').mockImplementation(() => {});
+    createAuth({ name: 'shop', baseURL: 'https://shop.example.com', wx: wx() });
+    createAuth({ baseURL: 'https://api.example.com', wx: wx() });
+    expect(warn).not.toHaveBeenCalled();
+    const second = createAuth({ name: 'shop', baseURL: 'https://shop.example.com', wx: wx() });
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(warn).toHaveBeenCalledWith(
+      `[wx-login-kit] auth instance named "shop" replaced by a second createAuth; to keep both, call createAuth({ baseURL, name: '...' }) with another name`,
+    );
+    expect(getAuth('shop')).toBe(second);
   });
 });

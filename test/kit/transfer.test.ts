@@ -40,7 +40,10 @@ function setup(extra: Partial<Parameters<typeof createAuth>[0]> = {}) {
 type Failure = Error & { statusCode?: number; code?: string; errMsg?: string };
 const caught = (p: Promise<unknown>) => p.then(() => ({ name: "resolved", message: "it resolved" }) as Failure, (e: Failure) => e);
 
-beforeEach(() => jest.useFakeTimers());
+beforeEach(() => {
+  jest.useFakeTimers();
+  delete (globalThis as Record<symbol, unknown>)[Symbol.for('wx-login-kit')]; // a fresh app: no instance registered
+});
 afterEach(() => jest.useRealTimers());
 
 describe('uploadFile and downloadFile', () => {

@@ -217,7 +217,8 @@ export function createFakeWx(handler: Handler, latency = 10) {
 
 /**
  * A scripted developer server for unit tests: POST /auth/login exchanges a single-use code for
- * `tok-N`; every other path on the server needs a live token. Knobs script the ugly cases.
+ * `tok-N`; POST /auth/logout ends the session of the token it carries, /auth/logout-all every
+ * session; every other path on the server needs a live token. Knobs script the ugly cases.
  */
 export function createScriptedServer() {
   const live = new Set<string>();
@@ -262,6 +263,16 @@ export function createScriptedServer() {
       const auth = req.header.Authorization ?? '';
       const token = auth.replace(/^Bearer /, '');
       if (server.rejectAll || !live.has(token)) return { statusCode: 401, data: { error: 'invalid_token' }, delay };
+      // The server half's session routes: this session, or every one (the fake has one user).
+      if (path === '/auth/logout') {
+        live.delete(token);
+        return { statusCode: 200, data: { ok: true }, delay };
+      }
+      if (path === '/auth/logout-all') {
+        const revoked = live.size;
+        live.clear();
+        return { statusCode: 200, data: { revoked }, delay };
+      }
       return { statusCode: 200, data: { path, token }, delay };
     },
   };

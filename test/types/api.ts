@@ -91,6 +91,13 @@ export async function usage(wxObject: WxLike): Promise<void> {
   void path;
   // @ts-expect-error a download has no filePath to upload from, and no name
   void auth.downloadFile({ url: '/f', name: 'x' });
+  const ended: void = auth.logout();
+  void ended;
+  auth.logout({ everywhere: true });
+  // @ts-expect-error everywhere is a boolean
+  auth.logout({ everywhere: 'yes' });
+  // @ts-expect-error logout is fire and forget: nothing to await
+  void auth.logout().then;
   try {
     await auth.request({ url: '/x' }).catch((e: unknown) => Promise.reject(e));
   } catch (err) {
@@ -111,6 +118,9 @@ createAuth({ baseURL: 'https://api.example.com', tokenScheme: null });
 createAuth({ baseURL: 'https://api.example.com', loginUrl: '/login' });
 // @ts-expect-error name is a string
 createAuth({ baseURL: 'https://api.example.com', name: 1 });
+createAuth({ baseURL: 'https://api.example.com', logoutPath: '/session/end', logoutAllPath: false });
+// @ts-expect-error logoutPath is a path or false, not true
+createAuth({ baseURL: 'https://api.example.com', logoutPath: true });
 // @ts-expect-error isUnauthorized takes a response and returns a boolean
 createAuth({ baseURL: 'https://api.example.com', isUnauthorized: (res: WxResponse) => res.statusCode });
 
