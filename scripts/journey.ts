@@ -116,10 +116,12 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
     log(`    ${pc.green('✔')} ${what}`);
   }
 
-  /** A cold start: fresh JS (modules re-evaluated), same storage, like WeChat relaunching the app. */
+  /** A cold start: fresh JS (modules re-evaluated, a new global object), same storage, like WeChat relaunching the app. */
   function launchApp() {
     const cache = (require as unknown as NodeJS.Require).cache;
     for (const key of Object.keys(cache)) if (key.startsWith(appDir)) delete cache[key];
+    // The kit's instance registry lives on the global object, which a cold start makes anew.
+    delete (g as Record<symbol, unknown>)[Symbol.for('wx-login-kit')];
     let app: { globalData: Record<string, unknown>; onLaunch(this: unknown): void } | undefined;
     g.App = (options: typeof app) => (app = options);
     g.getApp = () => app;
@@ -322,6 +324,21 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
       expect('the avatar is the uploaded file', /^\/api\/files\//.test(page.data.avatarUrl), page.data.avatarUrl);
       expect('one avatar upload and one POST /api/profile, both with the token; no login', d.upload === 1 && d.request === 1 && d.login === 0, JSON.stringify(d));
       page.detach();
+    });
+
+    await step('log out: auth.logout() forgets the token, then POST /auth/logout ends the session on the server', async () => {
+      const old = run.auth.token!;
+      const ended = next((e) => e.kind === 'wx.request' && e.url.endsWith('/auth/logout'));
+      run.auth.logout();
+      expect('token gone from the kit, globalData and storage at once', run.auth.token === null && run.app.globalData.token === null && stored() === null);
+      await ended;
+      const err = await run.auth.request({ url: '/api/me', auth: false, header: { Authorization: `Bearer ${old}` } }).then(
+        () => null,
+        (e: Error & { statusCode?: number }) => e,
+      );
+      expect('the old token is refused: GET /api/me with it answers 401', err?.statusCode === 401, String(err));
+      const d = since();
+      expect('one POST /auth/logout and that GET; no wx.login, no login POST', d.request === 2 && d.login === 0 && d.loginPosts === 0, JSON.stringify(d));
     });
 
     return { steps: stepCount, counts: { login: client.counts.login, loginPosts, request: client.counts.request, uploadFile: client.counts.uploadFile, downloadFile: client.counts.downloadFile } };
