@@ -14,11 +14,17 @@
  * - `POST /emulator/login` `{appid, user}` -> `{code}` plays the client's `wx.login`.
  * - `POST /emulator/open-data` `{appid, user, kind}` -> the `e.detail` an open-type button
  *   (getPhoneNumber, getRealtimePhoneNumber, getUserInfo) hands the page.
- * - `POST /emulator/fail-next` `{errcode, count?}` makes the next code2Session calls fail.
+ * - `POST /emulator/fail-next` `{errcode, count?}` makes the next code2Session calls fail
+ *   (count 0 to MAX_FAIL_NEXT).
+ * A test double: it takes any secret it was given and hands out codes to anyone who asks, so it
+ * listens on loopback only (`npm run dev --emulator` refuses under NODE_ENV=production).
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { encryptData } from '../server/wechat-crypto';
+
+/** Most code2Session calls one fail-next can fail. */
+export const MAX_FAIL_NEXT = 100;
 
 export interface EmulatorOptions {
   /** appid -> secret of every app the emulator knows. */
@@ -183,6 +189,7 @@ export function buildEmulator(opts: EmulatorOptions): Emulator {
   }
 
   function failNext(errcode: number, count = 1): void {
+    if (!Number.isInteger(count) || count < 0 || count > MAX_FAIL_NEXT) throw new RangeError(`failNext: count must be 0 to ${MAX_FAIL_NEXT}`);
     failure = count > 0 ? { errcode, remaining: count } : null;
   }
 
@@ -354,8 +361,8 @@ export function buildEmulator(opts: EmulatorOptions): Emulator {
     const body = req.body as { errcode?: unknown; count?: unknown } | undefined;
     const errcode = body?.errcode;
     const count = body?.count ?? 1;
-    if (!Number.isInteger(errcode) || !Number.isInteger(count) || (count as number) < 0) {
-      return reply.code(400).send({ error: 'body must be {errcode: integer, count?: integer >= 0}' });
+    if (!Number.isInteger(errcode) || !Number.isInteger(count) || (count as number) < 0 || (count as number) > MAX_FAIL_NEXT) {
+      return reply.code(400).send({ error: `body must be {errcode: integer, count?: integer from 0 to ${MAX_FAIL_NEXT}}` });
     }
     failNext(errcode as number, count as number);
     return { ok: true };

@@ -1,11 +1,14 @@
 /**
- * Runs the reference server for WeChat DevTools (`npm run dev`).
+ * Runs the reference server for WeChat DevTools (`npm run dev`, which passes --emulator).
  *
+ * Where code2Session goes, one of:
+ *   WECHAT_API_BASE=https://api.weixin.qq.com with WX_APPID, WX_SECRET     WeChat (or another URL)
+ *   --emulator, or WECHAT_API_BASE=emulator                                the local emulator, on
+ *       127.0.0.1 only, with a throwaway secret; refused under NODE_ENV=production (it hands a
+ *       login code for any user to whoever asks)
  * Env:
  *   PORT (3000), HOST (127.0.0.1)        where the server listens
- *   WECHAT_API_BASE                       e.g. https://api.weixin.qq.com; unset -> local emulator
- *   WX_APPID, WX_SECRET                   required with WECHAT_API_BASE
- *   EMULATOR_PORT (3001)                  emulator port when WECHAT_API_BASE is unset
+ *   EMULATOR_PORT (3001)                  the emulator's port
  *   REDIS_URL                             e.g. redis://127.0.0.1:6379 or a unix socket path: sessions,
  *                                         rate limits and the access_token in Redis, shared by every
  *                                         process on it; unset -> in this process's memory
@@ -39,19 +42,27 @@ async function main(): Promise<void> {
   const closers: Array<() => Promise<unknown>> = [];
 
   let wechat: { apiBase: string; appid: string; secret: string };
-  if (process.env.WECHAT_API_BASE) {
+  const base = process.env.WECHAT_API_BASE;
+  const emulated = base === 'emulator' || (!base && process.argv.includes('--emulator'));
+  if (!base && !emulated) {
+    fail('say where code2Session goes: WECHAT_API_BASE=https://api.weixin.qq.com with WX_APPID and WX_SECRET, or --emulator (npm run dev) for the local emulator.');
+  }
+  if (emulated && process.env.NODE_ENV === 'production') {
+    fail('NODE_ENV is production: the emulator gives anyone a login code for any user. Set WECHAT_API_BASE=https://api.weixin.qq.com with WX_APPID and WX_SECRET.');
+  }
+  if (!emulated) {
     const { WX_APPID, WX_SECRET } = process.env;
     if (!WX_APPID || !WX_SECRET) {
       fail('WECHAT_API_BASE is set, so WX_APPID and WX_SECRET are required (from mp.weixin.qq.com > Development settings).');
     }
-    wechat = { apiBase: process.env.WECHAT_API_BASE, appid: WX_APPID, secret: WX_SECRET };
+    wechat = { apiBase: base!, appid: WX_APPID, secret: WX_SECRET };
   } else {
     // No real WeChat: run the emulator with a throwaway secret only this process knows.
     const appid = process.env.WX_APPID || DEMO_APPID;
     const secret = randomBytes(16).toString('hex');
     // DevTools' wx.login and getPhoneNumber codes come from WeChat, not from here: take them once.
     const emulator = buildEmulator({ apps: { [appid]: secret }, acceptForeignCodes: true });
-    const emulatorUrl = await emulator.app.listen({ port: port('EMULATOR_PORT', 3001), host });
+    const emulatorUrl = await emulator.app.listen({ port: port('EMULATOR_PORT', 3001), host: '127.0.0.1' });
     closers.push(() => emulator.app.close());
     wechat = { apiBase: emulatorUrl, appid, secret };
     console.log(`${pc.yellow('WeChat emulator')}  ${pc.cyan(emulatorUrl)}  appid ${pc.bold(appid)}`);
@@ -60,12 +71,12 @@ async function main(): Promise<void> {
 
   let store: SessionStore | undefined;
   if (process.env.REDIS_URL) {
-    // Fail fast rather than queue commands while Redis is away: a request then gets a 500 at once.
-    const redis = new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: 1 });
-    redis.on('error', (err) => console.error(pc.red(`[wx-login-kit] Redis: ${err.message}`)));
-    await redis.ping();
+    // ioredis's defaults: the store bounds every command itself (503 store_unavailable while Redis
+    // is away, logged once when the outage starts and once when it ends), and listen() below
+    // fails when Redis cannot be reached within 5 s.
+    const redis = new Redis(process.env.REDIS_URL);
     store = createRedisStore({ redis });
-    closers.push(() => redis.quit());
+    closers.push(() => redis.quit().catch(() => redis.disconnect()));
     console.log(`${pc.yellow('Session store')}    Redis (REDIS_URL)`);
   }
 

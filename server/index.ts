@@ -2,19 +2,20 @@
  * wx-login-kit/server: the server half of the login flow, for Node (fastify 5).
  *
  *   import Fastify from 'fastify';
- *   import { wxLogin } from 'wx-login-kit/server';
- *   const app = Fastify({ logger: true });
+ *   import { serverOptions, wxLogin } from 'wx-login-kit/server';
+ *   const app = Fastify(serverOptions({ logger: true }));
  *   await app.register(wxLogin, { appid, secret });
  *   app.get('/api/me', { preHandler: app.requireAuth }, async (request) => request.auth);
  *
  * Not part of the mini program package: WeChat's 构建 npm copies only `miniprogram_dist`.
  */
 export { wxLogin, wxLoginErrorHandler, DEFAULTS } from './plugin';
+export { serverOptions, SERVER_DEFAULTS } from './server-options';
 export type { WxLoginOptions, WxLoginApi, RequestAuth, RateLimit } from './plugin';
-export { createMemoryStore } from './store';
+export { createMemoryStore, StoreUnavailableError } from './store';
 export type { MemoryStoreOptions, SessionStore, Session, StoredSession, SessionInfo, CreateSessionOptions, AccessTokenCache } from './store';
-export { createRedisStore } from './redis-store';
-export type { RedisStoreOptions } from './redis-store';
+export { createRedisStore, REDIS_STORE_DEFAULTS } from './redis-store';
+export type { RedisStoreOptions, RedisClient } from './redis-store';
 export { createWechatClient, WechatApiError, WechatUnreachableError } from './wechat';
 export type { WechatClient, WechatClientOptions, Code2SessionResult, PhoneInfo } from './wechat';
 export { createAccessTokenClient } from './access-token';

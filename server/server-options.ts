@@ -6,8 +6,9 @@
  *
  * What it fills in (an option the app sets itself wins, but for the log redactions, which add up):
  * - timeouts: fastify's defaults are 0, so a client sending its body a byte at a time holds a
- *   connection for ever (slowloris). Node checks `requestTimeout` every
- *   `http.connectionsCheckingInterval` ms, so a slow client is cut within the sum of the two.
+ *   connection for ever (slowloris). Node checks `requestTimeout` (and `headersTimeout`, no longer
+ *   than it) every `http.connectionsCheckingInterval` ms, so a slow client is cut within the sum
+ *   of the two and answered 408.
  * - `frameworkErrors: wxLoginErrorHandler`: a URL fastify cannot route gets the contract's JSON.
  * - ajv without type coercion: `{"code": 123}` is a 400, not the code "123".
  * - logging: the Authorization and Cookie headers, X-WX-Login-Code, the raw bytes of unparsable
@@ -100,12 +101,20 @@ function loggerOptions(logger: FastifyServerOptions['logger']): FastifyServerOpt
 export function serverOptions(options: FastifyHttpOptions<Server> = {}): FastifyHttpOptions<Server> {
   const given = options;
   const ajv = given.ajv ?? {};
+  const requestTimeout = given.requestTimeout || SERVER_DEFAULTS.requestTimeout;
   return {
     ...options,
-    requestTimeout: given.requestTimeout || SERVER_DEFAULTS.requestTimeout,
+    requestTimeout,
     connectionTimeout: given.connectionTimeout || SERVER_DEFAULTS.connectionTimeout,
     keepAliveTimeout: given.keepAliveTimeout || SERVER_DEFAULTS.keepAliveTimeout,
-    http: { connectionsCheckingInterval: SERVER_DEFAULTS.connectionsCheckingInterval, ...given.http },
+    // Node checks requestTimeout only where headersTimeout (default 60 s) is not longer than it,
+    // and fastify sets it after the server exists: hand both to the constructor as well.
+    http: {
+      requestTimeout,
+      connectionsCheckingInterval: SERVER_DEFAULTS.connectionsCheckingInterval,
+      ...given.http,
+      headersTimeout: Math.min(requestTimeout, given.http?.headersTimeout ?? requestTimeout),
+    },
     frameworkErrors: given.frameworkErrors ?? wxLoginErrorHandler,
     ajv: { ...ajv, customOptions: { coerceTypes: false, ...ajv.customOptions } } as FastifyServerOptions['ajv'],
     logger: loggerOptions(given.logger),

@@ -169,16 +169,14 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): SessionStore &
 
   /** Drops dead sessions from the head; past the cap, the least recently used as well. */
   function sweep(t: number): void {
+    // Past the cap, make room for a while (a hundredth), so the next creates need not evict.
+    const target = sessions.size > maxEntries ? evictTo : Infinity;
     let evicted = 0;
     for (const [id, s] of sessions) {
       const live = isLive(s, t);
-      if (live && sessions.size <= maxEntries) break;
+      if (live && sessions.size <= target) break;
       remove(id);
-      if (live) {
-        evicted += 1;
-        // Past the cap: make room for a while, so the next creates need not sweep.
-        if (sessions.size <= evictTo) break;
-      }
+      if (live) evicted += 1;
     }
     if (evicted > 0) opts.onEvict?.(evicted);
   }

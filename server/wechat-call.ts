@@ -33,12 +33,40 @@ export class WechatUnreachableError extends Error {
   }
 }
 
+/** The largest answer read from WeChat, bytes: its JSON answers are a few hundred bytes. */
+export const MAX_ANSWER_BYTES = 64 * 1024;
+
+/** The body as text, or null once it passes `limit` bytes (the rest is not read). */
+async function readLimited(res: Response, limit: number): Promise<string | null> {
+  const declared = Number(res.headers.get('content-length'));
+  if (declared > limit) {
+    await res.body?.cancel().catch(() => undefined);
+    return null;
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      return null;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /**
  * One call to WeChat, shared by ./wechat and ./access-token (not part of the kit's API):
  * returns the JSON object WeChat answered, without an errcode or with errcode 0.
  * `url` may hold a secret or a token, so it never reaches an error.
  * @throws WechatApiError on a non-zero errcode
- * @throws WechatUnreachableError on network failure, timeout, non-200 or non-JSON
+ * @throws WechatUnreachableError on network failure, timeout, non-200, non-JSON or an answer
+ *   over MAX_ANSWER_BYTES
  */
 export async function callWechat(
   api: string,
@@ -50,11 +78,11 @@ export async function callWechat(
     ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(opts.json), signal }
     : { signal };
   let status: number;
-  let text: string;
+  let text: string | null;
   try {
     const res = await opts.fetch(url, init);
     status = res.status;
-    text = await res.text();
+    text = await readLimited(res, MAX_ANSWER_BYTES);
   } catch (err) {
     // Ask the signal rather than the error: the abort error is a DOMException,
     // which is not `instanceof Error` in every realm.
@@ -62,6 +90,7 @@ export async function callWechat(
     throw new WechatUnreachableError(reason, { cause: err, api });
   }
   if (status !== 200) throw new WechatUnreachableError(`HTTP ${status}`, { api });
+  if (text === null) throw new WechatUnreachableError(`answer larger than ${MAX_ANSWER_BYTES} bytes`, { api });
 
   // WeChat serves this JSON as text/plain, so parse the text whatever the content type.
   let body: unknown;

@@ -70,6 +70,12 @@ export interface WechatClient {
   getUserPhoneNumber(phoneCode: string): Promise<PhoneInfo>;
 }
 
+// What code2Session's fields look like: session_key is base64 of the 16-byte AES-128 key
+// (https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/signature.html);
+// openid and unionid are 28 characters today, of [A-Za-z0-9_-]. Anything else is not stored.
+const SESSION_KEY = /^[A-Za-z0-9+/]{22}==$/;
+const OPEN_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
 /** errcodes that mean "this access token no longer works, get another". */
 const STALE_TOKEN_ERRCODES = new Set([40001, 42001]);
 
@@ -91,6 +97,12 @@ export function createWechatClient(opts: WechatClientOptions): WechatClient {
     const answer = await callWechat('code2Session', `${base}/sns/jscode2session?${query}`, { fetch: doFetch, timeoutMs });
     if (typeof answer.openid !== 'string' || typeof answer.session_key !== 'string') {
       throw new WechatApiError(0, 'answer has no openid or session_key');
+    }
+    if (!OPEN_ID.test(answer.openid) || !SESSION_KEY.test(answer.session_key)) {
+      throw new WechatApiError(0, 'answer has a malformed openid or session_key');
+    }
+    if (answer.unionid !== undefined && (typeof answer.unionid !== 'string' || !OPEN_ID.test(answer.unionid))) {
+      throw new WechatApiError(0, 'answer has a malformed unionid');
     }
     const result: Code2SessionResult = { openid: answer.openid, session_key: answer.session_key };
     if (typeof answer.unionid === 'string') result.unionid = answer.unionid;

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { createAccessTokenClient } from '../../server/access-token';
 import { createWechatClient, WechatApiError, WechatUnreachableError } from '../../server/wechat';
@@ -16,6 +17,9 @@ async function fakeWechat(reply: (app: FastifyInstance) => void): Promise<{ url:
   const url = await listen(app);
   return { url, close: () => app.close() };
 }
+
+// base64 of a 16-byte AES key, as code2Session's session_key is.
+const KEY = Buffer.alloc(16, 7).toString('base64');
 
 describe('code2Session client', () => {
   it('exchanges a code for {openid, session_key, unionid}', async () => {
@@ -47,12 +51,48 @@ describe('code2Session client', () => {
   it('parses JSON served as text/plain, as WeChat serves it', async () => {
     const fake = await fakeWechat((app) =>
       app.get('/sns/jscode2session', async (_req, reply) =>
-        reply.type('text/plain').send(JSON.stringify({ openid: 'o1', session_key: 'k1' })),
+        reply.type('text/plain').send(JSON.stringify({ openid: 'o1', session_key: KEY })),
       ),
     );
     const client = createWechatClient({ apiBase: fake.url, appid: APPID, secret: SECRET });
-    expect(await client.code2Session('c')).toEqual({ openid: 'o1', session_key: 'k1' });
+    expect(await client.code2Session('c')).toEqual({ openid: 'o1', session_key: KEY });
     await fake.close();
+  });
+
+  it.each([
+    ['a session_key that is not base64 of 16 bytes', { openid: 'o1', session_key: 'k1' }],
+    ['an 8 MB session_key', { openid: 'o1', session_key: 'A'.repeat(8 << 20) }],
+    ['an openid with other characters', { openid: 'o1<script>', session_key: KEY }],
+    ['an openid of 65 characters', { openid: 'o'.repeat(65), session_key: KEY }],
+    ['a unionid that is not a string', { openid: 'o1', session_key: KEY, unionid: 42 }],
+  ])('refuses an answer with %s (WechatApiError, nothing to store)', async (_name, answer) => {
+    const fake = await fakeWechat((app) => app.get('/sns/jscode2session', async () => answer));
+    try {
+      const client = createWechatClient({ apiBase: fake.url, appid: APPID, secret: SECRET });
+      const err = await caught(client.code2Session('c'));
+      // 8 MB is refused for its size before its shape is looked at.
+      expect(err).toBeInstanceOf(answer.session_key.length > 65536 ? WechatUnreachableError : WechatApiError);
+      expect(err.message).not.toContain(SECRET);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('reads at most 64 KB of an answer, whether or not it declares its length', async () => {
+    const big = JSON.stringify({ openid: 'o1', session_key: KEY, padding: 'x'.repeat(70_000) });
+    for (const chunked of [false, true]) {
+      const fake = await fakeWechat((app) =>
+        app.get('/sns/jscode2session', async (_req, reply) => (chunked ? reply.send(Readable.from([big.slice(0, 40_000), big.slice(40_000)])) : big)),
+      );
+      try {
+        const client = createWechatClient({ apiBase: fake.url, appid: APPID, secret: SECRET });
+        const err = await caught(client.code2Session('c'));
+        expect(err).toBeInstanceOf(WechatUnreachableError);
+        expect(err.message).toMatch(/larger than 65536 bytes/);
+      } finally {
+        await fake.close();
+      }
+    }
   });
 
   it.each([
