@@ -8,7 +8,8 @@
  *   GET  /api/files/:id Bearer, the owner only             -> 200 the bytes
  *   POST /api/profile   Bearer, {nickname, avatarId?}      -> 200 {openid, nickname, avatarUrl}
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { Server } from 'node:http';
+import Fastify, { type FastifyHttpOptions, type FastifyInstance } from 'fastify';
 import { serverOptions, wxLogin, wxLoginErrorHandler, type WxLoginOptions } from '../server';
 import { fileRoutes } from './files';
 
@@ -19,12 +20,14 @@ export interface ServerOptions extends Omit<WxLoginOptions, 'appid' | 'secret' |
   logger?: boolean | Record<string, unknown>;
   /** Largest avatar upload (POST /api/avatar), bytes. @default 1048576 */
   maxAvatarBytes?: number;
+  /** More Fastify constructor options (e.g. `requestTimeout`), through serverOptions. */
+  fastify?: Omit<FastifyHttpOptions<Server>, 'logger'>;
 }
 
 export function buildServer(opts: ServerOptions): FastifyInstance {
-  const { wechat, logger, maxAvatarBytes, ...plugin } = opts;
+  const { wechat, logger, maxAvatarBytes, fastify, ...plugin } = opts;
   // Timeouts, log redactions, JSON errors for unroutable URLs, no type coercion: see serverOptions.
-  const app = Fastify(serverOptions({ logger: logger ?? false }));
+  const app = Fastify(serverOptions({ ...fastify, logger: logger ?? false }));
   // The plugin's JSON errors for the app's own routes too.
   app.setErrorHandler(wxLoginErrorHandler);
   app.setNotFoundHandler((request, reply) =>

@@ -2,8 +2,8 @@
  * The process under test for `npm run bench:server` (scripts/bench-server.ts forks it; not run by hand).
  *
  * Builds the reference server with the store named by BENCH_STORE ('memory' | 'redis'; Redis at the
- * unix socket BENCH_REDIS_PATH, with ioredis `enableAutoPipelining` when BENCH_AUTOPIPELINE=1) and
- * rate limits off, adds the bare route GET /bench/bare to the same fastify instance, runs the WeChat
+ * unix socket BENCH_REDIS_PATH, with ioredis `enableAutoPipelining` when BENCH_AUTOPIPELINE=1),
+ * rate limits off and `requestTimeout` BENCH_REQUEST_TIMEOUT ms (serverOptions' default if unset), adds the bare route GET /bench/bare to the same fastify instance, runs the WeChat
  * emulator in this same process (code2Session is a loopback HTTP call from the server to it), and
  * listens on 127.0.0.1 at a free port. IPC with the parent:
  *   -> {type: 'ready', url}                          once listening
@@ -11,6 +11,8 @@
  *   -> {type: 'codes', id, codes}
  *   <- {type: 'cpu', id}                             this process's CPU time so far
  *   -> {type: 'cpu', id, micros}
+ *   <- {type: 'fill', id, count}                     `count` sessions put straight into the store
+ *   -> {type: 'filled', id, size}                    (the memory store's size after it)
  *   <- {type: 'stop'}                                closes everything and exits
  * Exits as well when the parent goes away (IPC disconnect).
  */
@@ -27,11 +29,13 @@ const BARE_BODY = { openid: 'o' + 'x'.repeat(27) };
 export type ToChild =
   | { type: 'mint'; id: number; count: number; users: number; prefix: string }
   | { type: 'cpu'; id: number }
+  | { type: 'fill'; id: number; count: number }
   | { type: 'stop' };
 export type FromChild =
   | { type: 'ready'; url: string }
   | { type: 'codes'; id: number; codes: string[] }
   | { type: 'cpu'; id: number; micros: number }
+  | { type: 'filled'; id: number; size: number }
   | { type: 'error'; message: string };
 
 function send(message: FromChild): void {
@@ -45,7 +49,7 @@ async function main(): Promise<void> {
   const emulatorUrl = await emulator.app.listen({ host: '127.0.0.1', port: 0 });
 
   let redis: Redis | undefined;
-  let store: SessionStore;
+  let store: SessionStore & { size?(): number };
   if (process.env.BENCH_STORE === 'redis') {
     const path = process.env.BENCH_REDIS_PATH;
     if (!path) throw new Error('BENCH_STORE=redis needs BENCH_REDIS_PATH');
@@ -56,7 +60,8 @@ async function main(): Promise<void> {
     store = createMemoryStore();
   }
 
-  const app = buildServer({ wechat: { apiBase: emulatorUrl, appid: BENCH_APPID, secret }, store, rateLimit: false });
+  const requestTimeout = Number(process.env.BENCH_REQUEST_TIMEOUT) || undefined;
+  const app = buildServer({ wechat: { apiBase: emulatorUrl, appid: BENCH_APPID, secret }, store, rateLimit: false, fastify: { requestTimeout } });
   // Same instance, root context, like /api/me (which buildServer adds in app.after at the root).
   app.get('/bench/bare', async () => BARE_BODY);
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
@@ -81,6 +86,11 @@ async function main(): Promise<void> {
     } else if (message.type === 'cpu') {
       const { user, system } = process.cpuUsage();
       send({ type: 'cpu', id: message.id, micros: user + system });
+    } else if (message.type === 'fill') {
+      void fill(message.count).then(
+        () => send({ type: 'filled', id: message.id, size: store.size?.() ?? -1 }),
+        (err: Error) => send({ type: 'error', message: `fill: ${err.message}` }),
+      );
     } else if (message.type === 'mint') {
       void mint(message).then(
         (codes) => send({ type: 'codes', id: message.id, codes }),
@@ -88,6 +98,15 @@ async function main(): Promise<void> {
       );
     }
   });
+
+  /** Sessions of users nobody will log in as, created as a login would (one user each). */
+  async function fill(count: number): Promise<void> {
+    const opts = { ttlMs: 7_200_000, maxPerOpenid: 5 };
+    const session_key = randomBytes(16).toString('base64');
+    for (let i = 0; i < count; i++) {
+      await store.create(randomBytes(32).toString('hex'), { openid: `ofill${i}`, session_key, createdAt: Date.now() }, opts);
+    }
+  }
 
   /** wx.login codes from the emulator, through its own route (in-process inject, not the network). */
   async function mint({ count, users, prefix }: { count: number; users: number; prefix: string }): Promise<string[]> {

@@ -12,6 +12,13 @@
  *     a loaded 2-core machine is noisy); auth/bare = median me req/s / median bare req/s;
  *   - POST /auth/login {code}: every request takes the next pre-minted wx.login code (8 per user, so
  *     the per-openid cap of 5 revokes sessions along the way); bounded by the number of codes.
+ * and, under load and faults:
+ *   - memory: POST /auth/login again once the store holds its cap (100,000 sessions): cap/empty;
+ *   - memory: GET /api/me while 200 clients each send a login body a byte every 100 ms: its req/s
+ *     over the quiet median, and how many of the 200 are still open once requestTimeout
+ *     (BENCH_REQUEST_TIMEOUT, 5000 ms here) and Node's 2 s check have passed;
+ *   - redis: GET /api/me while redis-server is stopped (SIGSTOP): every answer a 503 after the
+ *     store's command timeout (1 s), so p99 is that bound, not the stall.
  * CPU columns: the share of one core the server process, redis-server, autocannon (this process)
  * and everything else on the machine used during the run; 100% for the server means it was the
  * bottleneck, a large "other" means something else competed for the cores and the numbers are off.
@@ -21,6 +28,7 @@
  *      redis-autopipe; memory,redis).
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -46,6 +54,9 @@ const WARMUP = intEnv('BENCH_WARMUP', 1, 0);
 const CONNECTIONS = Math.floor(intEnv('BENCH_CONNECTIONS', 10, 1));
 const LOGINS = Math.floor(intEnv('BENCH_LOGINS', 5000, CONNECTIONS));
 const LOGIN_WARMUP = 300;
+const REQUEST_TIMEOUT = Math.floor(intEnv('BENCH_REQUEST_TIMEOUT', 5000, 100));
+const MEMORY_CAP = 100_000;
+const SLOW_CLIENTS = 200;
 const CODES_PER_USER = 8;
 
 interface StoreConfig {
@@ -137,6 +148,11 @@ class ServerChild {
     return (await this.request<Extract<FromChild, { type: 'cpu' }>>({ type: 'cpu' })).micros;
   }
 
+  /** Puts `count` sessions straight into the store; resolves to the memory store's size. */
+  async fill(count: number): Promise<number> {
+    return (await this.request<Extract<FromChild, { type: 'filled' }>>({ type: 'fill', count })).size;
+  }
+
   async stop(): Promise<void> {
     const proc = this.proc;
     if (proc.exitCode !== null || proc.signalCode !== null) return;
@@ -205,6 +221,9 @@ interface Row {
   range?: [number, number];
   p99: number;
   ratio?: number;
+  /** What `ratio` is, e.g. 'auth/bare'. */
+  ratioOf?: string;
+  note?: string;
   non2xx: number;
   errors: number;
   cpu: Run['cpu'];
@@ -249,7 +268,7 @@ function progress(store: string, label: string, r: Run): void {
 }
 
 async function benchStore(config: StoreConfig, redis: TestRedis | undefined, monitor: Redis | undefined): Promise<Row[]> {
-  const env = { ...config.env, ...(redis ? { BENCH_REDIS_PATH: redis.path } : {}) };
+  const env = { ...config.env, BENCH_REQUEST_TIMEOUT: String(REQUEST_TIMEOUT), ...(redis ? { BENCH_REDIS_PATH: redis.path } : {}) };
   const child = await ServerChild.start(env);
   try {
     const { url } = child;
@@ -257,7 +276,8 @@ async function benchStore(config: StoreConfig, redis: TestRedis | undefined, mon
 
     // Every code is minted up front (in the server process, before anything is measured).
     const margin = 4 * CONNECTIONS + 50; // autocannon builds a request or two beyond `amount` per connection
-    const total = LOGIN_WARMUP + LOGINS + margin;
+    // Memory logs in twice: on an empty store and on a full one.
+    const total = (config.redis ? 1 : 2) * (LOGIN_WARMUP + LOGINS + margin);
     const [[meCode], codes] = await Promise.all([child.mint(1, 1, 'me-'), child.mint(total, Math.ceil(total / CODES_PER_USER), 'user-')]);
 
     const login = await fetch(`${url}/auth/login`, {
@@ -310,48 +330,129 @@ async function benchStore(config: StoreConfig, redis: TestRedis | undefined, mon
     const bareRow = routeRow(config.name, 'GET /bench/bare', runs.bare);
     const meRow = routeRow(config.name, 'GET /api/me', runs.me);
     meRow.ratio = meRow.rps / bareRow.rps;
-    const res = loginRun.result;
-    const loginRow: Row = {
-      store: config.name,
-      route: `POST /auth/login (${LOGINS})`,
-      rps: rpsOf(loginRun),
-      p99: res.latency.p99,
-      non2xx: res.non2xx,
-      errors: res.errors,
-      cpu: loginRun.cpu,
-    };
-    return [bareRow, meRow, loginRow];
+    meRow.ratioOf = 'auth/bare';
+    const loginRow = singleRow(config.name, `POST /auth/login (${LOGINS})`, loginRun);
+    const rows = [bareRow, meRow, loginRow];
+
+    if (!config.redis) {
+      // Slow clients first: filling the store to its cap below evicts the session of `me`.
+      const slow = await slowClients(child.url);
+      try {
+        const slowRun = await run(child, undefined, { ...me, duration: DURATION });
+        progress(config.name, `GET /api/me + ${SLOW_CLIENTS} slow`, slowRun);
+        const slowRow = singleRow(config.name, `GET /api/me, ${SLOW_CLIENTS} slow bodies`, slowRun);
+        slowRow.ratio = slowRow.rps / meRow.rps;
+        slowRow.ratioOf = 'slow/quiet';
+        const { open, cutAfterMs } = await slow.afterTimeout();
+        slowRow.note = `${open} of ${SLOW_CLIENTS} slow connections open after ${REQUEST_TIMEOUT} + 2000 ms; cut after ${cutAfterMs.map((ms) => (ms / 1000).toFixed(1)).join('-')} s`;
+        rows.push(slowRow);
+      } finally {
+        slow.destroy();
+      }
+
+      // The cap: fill the store to it, then log in as many again (each login past it evicts).
+      const size = await child.fill(MEMORY_CAP);
+      await run(child, undefined, loginOpts(LOGIN_WARMUP));
+      const capRun = await run(child, undefined, loginOpts(LOGINS));
+      progress(config.name, 'POST /auth/login at cap', capRun);
+      const capRow = singleRow(config.name, `POST /auth/login at cap (${LOGINS})`, capRun);
+      capRow.ratio = capRow.rps / loginRow.rps;
+      capRow.ratioOf = 'cap/empty';
+      capRow.note = `${size} sessions held before (cap ${MEMORY_CAP})`;
+      rows.push(capRow);
+    } else if (redis) {
+      // A stall: every command waits; the store gives up after its timeout.
+      redis.pause();
+      let stallRun: Run;
+      try {
+        stallRun = await run(child, undefined, { ...me, duration: DURATION });
+      } finally {
+        redis.resume();
+      }
+      progress(config.name, 'GET /api/me, Redis stalled', stallRun);
+      const stallRow = singleRow(config.name, 'GET /api/me, Redis stopped (SIGSTOP)', stallRun);
+      stallRow.note = `${stallRun.result.non2xx} answers, all 503 store_unavailable; p99 bounded by the 1 s command timeout`;
+      rows.push(stallRow);
+    }
+    return rows;
   } finally {
     await child.stop();
   }
 }
 
+/** A row of one run. */
+function singleRow(store: string, route: string, r: Run): Row {
+  const res = r.result;
+  return { store, route, rps: rpsOf(r), p99: res.latency.p99, non2xx: res.non2xx, errors: res.errors, cpu: r.cpu };
+}
+
+/**
+ * `SLOW_CLIENTS` raw connections, each sending a POST /auth/login body (1000 bytes, under bodyLimit) a byte every 100 ms (a
+ * slowloris). `afterTimeout()` waits until the server's requestTimeout and Node's check interval
+ * have passed since they started (the server cuts them), then counts those still open.
+ */
+async function slowClients(url: string) {
+  const { hostname, port } = new URL(url);
+  const started = performance.now();
+  const cutAfterMs: number[] = [];
+  const sockets = await Promise.all(
+    Array.from(
+      { length: SLOW_CLIENTS },
+      () =>
+        new Promise<net.Socket>((resolve, reject) => {
+          const socket = net.connect(Number(port), hostname, () => {
+            socket.write('POST /auth/login HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{');
+            resolve(socket);
+          });
+          socket.once('error', reject);
+          socket.once('close', () => cutAfterMs.push(performance.now() - started));
+        }),
+    ),
+  );
+  const drip = setInterval(() => sockets.forEach((s) => s.writable && s.write(' ')), 100);
+  return {
+    async afterTimeout() {
+      const deadline = REQUEST_TIMEOUT + 2000 + 500;
+      const left = deadline - (performance.now() - started);
+      if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
+      const sorted = [...cutAfterMs].sort((a, b) => a - b);
+      return { open: sockets.filter((s) => !s.destroyed).length, cutAfterMs: sorted.length ? [sorted[0], sorted[sorted.length - 1]] : [] };
+    },
+    destroy() {
+      clearInterval(drip);
+      sockets.forEach((s) => s.destroy());
+    },
+  };
+}
+
 function printTable(rows: Row[]): void {
   const pct = (n: number) => (Number.isNaN(n) ? '-' : `${n.toFixed(0)}%`);
-  const header = ['store', 'route', 'req/s', '(range)', 'p99 ms', 'auth/bare', 'non-2xx', 'err', 'CPU server', 'redis', 'bench', 'other'];
+  const header = ['store', 'route', 'req/s', '(range)', 'p99 ms', 'ratio', 'non-2xx', 'err', 'CPU server', 'redis', 'bench', 'other', 'note'];
   const cells = rows.map((r) => [
     r.store,
     r.route,
     r.rps.toFixed(0),
     r.range ? `${r.range[0].toFixed(0)}-${r.range[1].toFixed(0)}` : '',
     String(r.p99),
-    r.ratio === undefined ? '' : r.ratio.toFixed(2),
+    r.ratio === undefined ? '' : `${r.ratio.toFixed(2)} ${r.ratioOf}`,
     String(r.non2xx),
     String(r.errors),
     pct(r.cpu.server),
     pct(r.cpu.redis),
     pct(r.cpu.bench),
     pct(r.cpu.other),
+    r.note ?? '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const left = new Set([0, 1]);
+  const left = new Set([0, 1, 12]);
   const line = (c: string[]) => c.map((s, i) => (left.has(i) ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join(' | ');
   console.log(pc.bold(line(header)));
   console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
   rows.forEach((r, k) => {
     const text = line(cells[k]);
-    if (r.ratio === undefined) return console.log(text);
-    console.log(r.ratio >= 0.8 ? text : text.replace(` ${cells[k][5]} `, ` ${pc.yellow(cells[k][5])} `));
+    const target = r.ratioOf === 'cap/empty' ? 0.5 : 0.8;
+    if (r.ratio === undefined || r.ratio >= target) return console.log(text);
+    console.log(text.replace(` ${cells[k][5]} `, ` ${pc.yellow(cells[k][5])} `));
   });
 }
 
@@ -396,8 +497,10 @@ async function main(): Promise<void> {
   console.log();
   printTable(rows);
   console.log();
-  const ratios = rows.filter((r) => r.ratio !== undefined).map((r) => `${r.store} ${r.ratio!.toFixed(2)}`);
+  const ratios = rows.filter((r) => r.ratioOf === 'auth/bare').map((r) => `${r.store} ${r.ratio!.toFixed(2)}`);
   console.log(`auth/bare (req/s of GET /api/me over GET /bench/bare, same process; target >= 0.8): ${ratios.join(', ')}`);
+  const cap = rows.find((r) => r.ratioOf === 'cap/empty');
+  if (cap) console.log(`cap/empty (login req/s with the memory store at its ${MEMORY_CAP} cap over an empty one; target >= 0.5): ${cap.ratio!.toFixed(2)}`);
   console.log(
     pc.dim(
       `Node ${process.version}, ${cpus.length} CPU${cpus.length === 1 ? '' : 's'} (${cpus[0]?.model.trim() ?? '?'}), ${os.platform()} ${os.arch()}; ` +

@@ -1,9 +1,10 @@
 /**
  * `npm run check:server`: the server half as a user gets it. In a scratch copy of examples/server
- * (a whole login server in 27 lines), installs the packed kit with fastify, @fastify/* and ioredis
+ * (a whole login server in 28 lines), installs the packed kit with fastify, @fastify/* and ioredis
  * from the npm registry, typechecks it (its JS with checkJs, against the package's .d.ts), loads
  * `wx-login-kit/server` as ES module and as CommonJS, then runs two instances of it on one
- * throwaway redis-server against the WeChat API emulator and logs in through them over HTTP.
+ * throwaway redis-server against the WeChat API emulator and logs in through them over HTTP, and
+ * one with Redis unreachable, which must exit instead of listening.
  * Also checks that the mini program half of the tarball holds nothing of the server.
  */
 import { randomBytes } from 'node:crypto';
@@ -65,7 +66,7 @@ async function main(): Promise<void> {
   }, INSTALL_TIMEOUT_MS));
 
   if (!installed) {
-    for (const name of ['typecheck', 'import and require', 'two instances on one Redis']) skip(name, 'not installed');
+    for (const name of ['typecheck', 'import and require', 'two instances on one Redis', 'Redis unreachable at start-up']) skip(name, 'not installed');
     finish();
   }
 
@@ -113,6 +114,24 @@ async function main(): Promise<void> {
       await emulator.app.close();
       await redis.stop();
     }
+  });
+
+  await check('server.js with Redis unreachable at start-up: exits non-zero within seconds, saying why', async () => {
+    const redis = await startRedis();
+    const dead = redis.path;
+    await redis.stop(); // nothing listens on that socket any more
+    const env = { WX_APPID: APPID, WX_SECRET: 'unused', REDIS_URL: dead, PORT: '0', HOST: '127.0.0.1' };
+    const started = Date.now();
+    const err = await startExample(env).then(
+      async (server) => {
+        await server.stop();
+        return null;
+      },
+      (e: Error) => e,
+    );
+    if (!err) throw new Error('server.js started listening although Redis was unreachable');
+    if (!/could not connect to Redis/.test(err.message)) throw new Error(`server.js exited without saying why: ${err.message.slice(-500)}`);
+    return `exited after ${Date.now() - started} ms: "could not connect to Redis within 5000 ms"`;
   });
 
   console.log(`scratch: ${rel(SCRATCH)}`);

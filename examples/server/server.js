@@ -4,12 +4,13 @@
 // instances; TRUST_PROXY=1 behind a load balancer; PORT, HOST. WECHAT_API_BASE: tests only.
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
-import { createRedisStore, wxLogin } from 'wx-login-kit/server';
+import { createRedisStore, serverOptions, wxLogin } from 'wx-login-kit/server';
 
 const { WX_APPID = '', WX_SECRET = '', REDIS_URL, TRUST_PROXY, WECHAT_API_BASE, PORT = '3000', HOST = '0.0.0.0' } = process.env;
-const redis = REDIS_URL ? new Redis(REDIS_URL) : null;
+const redis = REDIS_URL ? new Redis(REDIS_URL) : null; // defaults are fine: the store bounds each command
+// serverOptions adds timeouts, log redactions and JSON errors to your own options.
 // trustProxy only behind a proxy: it makes request.ip, the rate limits' key, the client's.
-const app = Fastify({ logger: true, trustProxy: TRUST_PROXY === '1' });
+const app = Fastify(serverOptions({ logger: true, trustProxy: TRUST_PROXY === '1' }));
 
 await app.register(wxLogin, {
   appid: WX_APPID,
