@@ -26,7 +26,7 @@ import { hashToken } from './crypto';
 import { isLive, StoreUnavailableError, type AccessTokenCache, type Session, type SessionInfo, type SessionStore, type StoredSession } from './store';
 
 /**
- * What the store uses of an ioredis client (ioredis 5 and 6 `Redis` fit it), declared here so that
+ * What the store uses of an ioredis client (ioredis 6's `Redis` fits it: tsc checks that here), declared so that
  * the store's types need no ioredis: `import type` of it would fail to type-check for an app that
  * uses the memory store and has no ioredis installed.
  */
