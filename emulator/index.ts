@@ -42,6 +42,8 @@ export interface EmulatorOptions {
   phones?: Record<string, string>;
   /** Exchanges allowed per (appid, user) in any 60 s window. @default 100 */
   rateLimitPerMinute?: number;
+  /** user -> the openid code2Session gives them (read at each exchange). @default derived from the user and the seed */
+  openids?: Record<string, string>;
   /** Derives openid/unionid; the same seed gives the same ids across runs. @default random per emulator */
   seed?: string;
   /**
@@ -123,7 +125,7 @@ export function buildEmulator(opts: EmulatorOptions): Emulator {
   const userKey = (appid: string, user: string) => `${appid}\0${user}`;
   const derive = (input: string) => createHmac('sha256', seed).update(input).digest('base64url');
   // Real openids are 28 chars starting with 'o'; unionids 28 chars starting with 'o' too.
-  const openidOf = (appid: string, user: string) => ('o' + derive(`openid\0${appid}\0${user}`)).slice(0, 28);
+  const openidOf = (appid: string, user: string) => opts.openids?.[user] ?? ('o' + derive(`openid\0${appid}\0${user}`)).slice(0, 28);
   const unionidOf = (user: string) => ('ou' + derive(`unionid\0${user}`)).slice(0, 28);
   // A mobile number belongs to the person, so it depends on the user only, not the appid.
   const phoneOf = (user: string) => {
