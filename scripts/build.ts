@@ -14,6 +14,9 @@
  *   ES module (index.mjs) and one CommonJS file (index.cjs), with its .d.ts. Outside
  *   miniprogram_dist, so 构建 npm never copies it into a mini program. fastify, @fastify/* and
  *   ioredis stay imports (peer dependencies); fastify-plugin is bundled in.
+ * - dist/emulator/ (`wx-login-kit/emulator`, the WeChat API emulator for testing a server) and
+ *   dist/uni/ (`wx-login-kit/uni`, the uni-app vite plugin): Node only, built the same way, their
+ *   .d.ts in dist/node-types/; dist/taro/index.d.ts (`wx-login-kit/taro`, JSX types for Taro).
  */
 import { execFileSync } from 'node:child_process';
 import { build } from 'esbuild';
@@ -29,6 +32,10 @@ const OUT = {
   esm: path.join(ROOT, 'dist/esm'),
   components: path.join(ROOT, 'components'),
   server: path.join(ROOT, 'dist/server'),
+  emulator: path.join(ROOT, 'dist/emulator'),
+  uni: path.join(ROOT, 'dist/uni'),
+  taro: path.join(ROOT, 'dist/taro'),
+  nodeTypes: path.join(ROOT, 'dist/node-types'),
 };
 /** The server half's imports that users install next to it (peerDependencies). */
 const SERVER_PEERS = ['fastify', '@fastify/rate-limit', '@fastify/swagger', 'ioredis'];
@@ -73,10 +80,25 @@ export async function buildPackage(): Promise<void> {
   tsc('tsconfig.build.json');
   for (const f of listFiles(OUT.cjs, ['components']).filter((f) => f.endsWith('.d.ts'))) fs.cpSync(f, path.join(OUT.esm, path.relative(OUT.cjs, f)));
 
+  for (const [entry, outdir] of [
+    ['server/index.ts', OUT.server],
+    ['emulator/testing.ts', OUT.emulator],
+    ['integrations/uni.ts', OUT.uni],
+  ] as const) {
+    await buildForNode(path.join(ROOT, entry), outdir);
+  }
+  tsc('tsconfig.server.json');
+  tsc('tsconfig.node-entries.json');
+  fs.mkdirSync(OUT.taro, { recursive: true });
+  fs.cpSync(path.join(ROOT, 'integrations/taro.d.ts'), path.join(OUT.taro, 'index.d.ts'));
+}
+
+/** One Node entry as index.mjs and index.cjs in `outdir`, its peers left as imports. */
+async function buildForNode(entry: string, outdir: string): Promise<void> {
   for (const [format, file] of [['esm', 'index.mjs'], ['cjs', 'index.cjs']] as const) {
     await build({
-      entryPoints: [path.join(ROOT, 'server/index.ts')],
-      outfile: path.join(OUT.server, file),
+      entryPoints: [entry],
+      outfile: path.join(outdir, file),
       bundle: true,
       format,
       platform: 'node',
@@ -90,7 +112,6 @@ export async function buildPackage(): Promise<void> {
       logLevel: 'warning',
     });
   }
-  tsc('tsconfig.server.json');
 }
 
 if ((require as unknown as NodeJS.Require).main === module) {

@@ -1,18 +1,9 @@
-import { cpSync, rmSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
 import { defineConfig } from 'vite'
 import uni from '@dcloudio/vite-plugin-uni'
-
-// uni-app copies native mini program components only from src/wxcomponents, never from
-// node_modules, so bring the kit's <login-button> there before every build (it is gitignored).
-const kit = dirname(createRequire(import.meta.url).resolve('wx-login-kit/package.json'))
-rmSync('src/wxcomponents/login-button', { recursive: true, force: true })
-cpSync(join(kit, 'components/login-button'), 'src/wxcomponents/login-button', {
-  recursive: true,
-  filter: (src) => !src.endsWith('.d.ts'),
-})
+import { loginKitComponents } from 'wx-login-kit/uni'
 
 export default defineConfig({
-  plugins: [uni()],
+  // Copies the kit's <login-button> and <login-profile> into src/wxcomponents/ (gitignored), the
+  // only place uni-app takes native components from, at every build.
+  plugins: [loginKitComponents(), uni()],
 })

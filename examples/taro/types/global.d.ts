@@ -1,4 +1,5 @@
 /// <reference types="@tarojs/taro" />
+/// <reference types="wx-login-kit/taro" />
 
 declare namespace NodeJS {
   interface ProcessEnv {

@@ -1,0 +1,64 @@
+/**
+ * `wx-login-kit/uni`: a vite plugin for uni-app (Vue 3) that puts the kit's native components
+ * where uni-app takes them from.
+ *
+ *   // vite.config.ts
+ *   import uni from '@dcloudio/vite-plugin-uni';
+ *   import { loginKitComponents } from 'wx-login-kit/uni';
+ *   export default defineConfig({ plugins: [loginKitComponents(), uni()] });
+ *
+ * uni-app copies native mini program components only from `<src>/wxcomponents/` (mp-weixin),
+ * never from node_modules: a `usingComponents` path into the package builds without error and
+ * copies nothing. So this copies `<login-button>` and `<login-profile>` of the installed kit
+ * there when vite loads its config, at every build: an upgrade of the kit needs nothing more.
+ * The copies are build output: add `src/wxcomponents/login-*` to `.gitignore`.
+ * https://uniapp.dcloud.net.cn/tutorial/miniprogram-subject.html#小程序自定义组件支持
+ */
+import { cpSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+
+export type LoginKitComponent = 'login-button' | 'login-profile';
+
+export interface LoginKitComponentsOptions {
+  /**
+   * Where uni-app takes native components from.
+   * @default `${process.env.UNI_INPUT_DIR ?? 'src'}/wxcomponents`, from the project's folder
+   */
+  dir?: string;
+  /** Which components. @default ['login-button', 'login-profile'] */
+  components?: LoginKitComponent[];
+}
+
+/** The part of vite's `Plugin` this uses (vite's own type is not needed to use it). */
+export interface LoginKitVitePlugin {
+  name: string;
+  enforce: 'pre';
+  config(): void;
+}
+
+/**
+ * Copies the components at once (uni-app scans `wxcomponents/` while it sets itself up) and
+ * again in `config`, so a `vite build --watch` or a second build of the same process gets them.
+ * @throws Error when the kit is not installed in the project (`npm i wx-login-kit`)
+ */
+export function loginKitComponents(options: LoginKitComponentsOptions = {}): LoginKitVitePlugin {
+  const dir = resolve(options.dir ?? join(process.env.UNI_INPUT_DIR ?? 'src', 'wxcomponents'));
+  const components = options.components ?? ['login-button', 'login-profile'];
+  const copy = () => {
+    let kit: string;
+    try {
+      // The kit installed in the project, whatever copy of this file runs.
+      kit = dirname(createRequire(join(process.cwd(), 'package.json')).resolve('wx-login-kit/package.json'));
+    } catch {
+      throw new Error(`[wx-login-kit] loginKitComponents: wx-login-kit is not installed in ${process.cwd()}; run npm i wx-login-kit.`);
+    }
+    for (const name of components) {
+      const to = join(dir, name);
+      rmSync(to, { recursive: true, force: true });
+      cpSync(join(kit, 'components', name), to, { recursive: true, filter: (src) => !src.endsWith('.d.ts') });
+    }
+  };
+  copy();
+  return { name: 'wx-login-kit:components', enforce: 'pre', config: copy };
+}
