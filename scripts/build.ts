@@ -1,9 +1,10 @@
 /**
  * `npm run build`: the package as WeChat DevTools' "构建 npm" and bundlers consume it.
- * - miniprogram_dist/: CommonJS, one output file per source file, ES2017 syntax: what 构建 npm
- *   copies into miniprogram_npm (the "miniprogram" field).
- * - dist/esm/: the same files as ES modules (`"type": "module"`, explicit `.js` specifiers) for
- *   bundlers (Taro, uni-app) and plain Node ESM.
+ * - miniprogram_dist/index.js: the kit as ONE minified CommonJS file, ES2017 syntax: what 构建 npm
+ *   copies into miniprogram_npm (the "miniprogram" field) and a native mini program ships as it is,
+ *   so it is as small as it can be (one module wrapper, no comments).
+ * - dist/esm/: one ES module per source file (`"type": "module"`, explicit `.js` specifiers) for
+ *   bundlers (Taro, uni-app), which minify and tree-shake themselves, and plain Node ESM.
  * - .d.ts from `tsc --emitDeclarationOnly`, in both.
  * - Each component of src/components as ONE self-contained CommonJS file (it shares no module
  *   state with the kit: it finds the app's instance through the global registry), with its
@@ -63,7 +64,16 @@ export function compilePerFile(files: string[], outbase: string, outdir: string,
 export async function buildPackage(): Promise<void> {
   for (const dir of Object.values(OUT)) fs.rmSync(dir, { recursive: true, force: true });
   const kit = listFiles(SRC, ['components']);
-  await compilePerFile(kit, SRC, OUT.cjs, 'cjs');
+  await build({
+    entryPoints: [path.join(SRC, 'index.ts')],
+    outfile: path.join(OUT.cjs, 'index.js'),
+    bundle: true,
+    minify: true,
+    format: 'cjs',
+    platform: 'neutral',
+    target: TARGET,
+    logLevel: 'warning',
+  });
   await compilePerFile(kit, SRC, OUT.esm, 'esm');
   // Without it Node and vitest read dist/esm/*.js as CommonJS (the package root has no "type").
   fs.writeFileSync(path.join(OUT.esm, 'package.json'), '{ "type": "module" }\n');

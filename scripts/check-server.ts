@@ -66,7 +66,7 @@ async function main(): Promise<void> {
   }, INSTALL_TIMEOUT_MS));
 
   if (!installed) {
-    for (const name of ['typecheck', 'import and require', 'two instances on one Redis', 'Redis unreachable at start-up']) skip(name, 'not installed');
+    for (const name of ['typecheck', 'import and require', 'two instances on one Redis', 'server types stand alone', 'Redis unreachable at start-up']) skip(name, 'not installed');
     finish();
   }
 
@@ -115,6 +115,40 @@ async function main(): Promise<void> {
       await redis.stop();
     }
   });
+
+  await check('the server types stand alone: fastify without ioredis, skipLibCheck off', async () => {
+    const dir = path.join(SCRATCH, 'types-only');
+    fs.mkdirSync(dir, { recursive: true });
+    const example = readJson(path.join(ROOT, 'examples/server/package.json')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    writeJson(path.join(dir, 'package.json'), {
+      private: true,
+      type: 'module',
+      dependencies: { fastify: example.dependencies.fastify, [KIT]: `file:${tarball}` },
+      devDependencies: example.devDependencies,
+    });
+    writeJson(path.join(dir, 'tsconfig.json'), {
+      compilerOptions: { strict: true, skipLibCheck: false, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', noEmit: true, types: ['node'] },
+      include: ['server.ts'],
+    });
+    // A memory-store server as a TypeScript user writes it, and the Redis store's options type.
+    fs.writeFileSync(
+      path.join(dir, 'server.ts'),
+      [
+        "import Fastify from 'fastify';",
+        `import { createMemoryStore, serverOptions, wxLogin, type RedisStoreOptions } from '${KIT}/server';`,
+        "const app = Fastify(serverOptions({ logger: true }));",
+        "await app.register(wxLogin, { appid: 'wx', secret: 's', store: createMemoryStore(), rateLimit: false, openapi: false });",
+        "app.get('/me', { preHandler: app.requireAuth }, async (request) => ({ openid: request.auth?.openid }));",
+        "export type Options = RedisStoreOptions;",
+        '',
+      ].join('\n'),
+    );
+    await run('npm', ['install', '--no-audit', '--no-fund', '--no-package-lock'], dir, INSTALL_TIMEOUT_MS);
+    const absent = ['ioredis', '@types/ioredis', '@fastify/rate-limit', '@fastify/swagger'].filter((p) => fs.existsSync(path.join(dir, 'node_modules', p)));
+    if (absent.length) throw new Error(`installed although not asked for: ${absent.join(', ')}`);
+    await run(process.execPath, [path.join(dir, 'node_modules/typescript/bin/tsc'), '-p', dir], dir);
+    return 'tsc --strict, skipLibCheck false, nodenext: no errors; ioredis and @fastify/* not installed';
+  }, INSTALL_TIMEOUT_MS);
 
   await check('server.js with Redis unreachable at start-up: exits non-zero within seconds, saying why', async () => {
     const redis = await startRedis();

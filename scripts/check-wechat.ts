@@ -15,6 +15,8 @@
  * 6. miniprogram-ci `analyseCode` on the compiled output: no unresolved require, page or component.
  * 7. `wcc` on every .wxml and `wcsc` on every .wxss (the app's and the kit's), the compilers the
  *    simulator uses (miniprogram-compiler, shipped without the exec bit: copies are chmod-ed).
+ * 8. Skyline: a copy with `"renderer": "skyline"`, glass-easel and the `rendererOptions` the README
+ *    gives compiles; without rendererOptions it must not (the README says WeChat requires them).
  * Each check prints one ✔/✖ line (with what the tool said on failure); the last line is
  * `N passed, M failed`; exit 1 if anything failed. Each step times out after 120 s.
  *
@@ -212,6 +214,17 @@ async function main(): Promise<void> {
     const compiled = await check('miniprogram-ci getCompiledResult (JSON, JS, WXML, WXSS)', () => compileProject(PROJECT, COMPILED, String(projectConfig.appid ?? 'touristappid')));
     if (compiled) await check('miniprogram-ci analyseCode: every require, page and component resolves', () => analyse(COMPILED, String(projectConfig.appid ?? 'touristappid')));
     else skip('miniprogram-ci analyseCode', 'nothing compiled');
+    if (compiled) {
+      await check('Skyline + glass-easel: the demo and both components compile with rendererOptions', () => compileSkyline(true));
+      await check('Skyline without rendererOptions: WeChat refuses to compile (what the README warns of)', async () => {
+        const err = await compileSkyline(false).then(
+          () => null,
+          (e: Error) => e,
+        );
+        if (!err) throw new Error('compiled without rendererOptions: the README says it does not');
+        return err.message.split('\n')[0].slice(0, 120);
+      });
+    }
     const sources = listFiles(APP, ['node_modules']).sort();
     for (const file of sources.filter((f) => f.endsWith('.wxml'))) {
       await check(`wcc ${path.relative(APP, file)}`, async () => {
@@ -226,6 +239,22 @@ async function main(): Promise<void> {
   }
   if (stray.length) await check('the tools raised no stray errors', async () => Promise.reject(new Error(stray.join('\n'))));
   finish();
+}
+
+/**
+ * A copy of the built project with `"renderer": "skyline"` and glass-easel in app.json (and the
+ * `rendererOptions` the README gives, when `withOptions`), compiled as for upload.
+ * https://developers.weixin.qq.com/miniprogram/dev/framework/runtime/skyline/migration/
+ */
+async function compileSkyline(withOptions: boolean): Promise<string> {
+  const copy = path.join(SCRATCH, withOptions ? 'skyline' : 'skyline-bare');
+  fs.rmSync(copy, { recursive: true, force: true });
+  fs.cpSync(PROJECT, copy, { recursive: true, filter: (f) => !f.includes(`${path.sep}node_modules`) });
+  const appJson = path.join(copy, String(projectConfig.miniprogramRoot ?? ''), 'app.json');
+  const skyline = { renderer: 'skyline', componentFramework: 'glass-easel', lazyCodeLoading: 'requiredComponents' };
+  const options = withOptions ? { rendererOptions: { skyline: { defaultDisplayBlock: true, disableABTest: true } } } : {};
+  writeJson(appJson, { ...readJson(appJson), ...skyline, ...options });
+  return compileProject(copy, path.join(SCRATCH, withOptions ? 'skyline.compiled' : 'skyline-bare.compiled'), String(projectConfig.appid ?? 'touristappid'));
 }
 
 main().catch(async (err: Error) => {
