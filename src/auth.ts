@@ -164,7 +164,7 @@ export function createAuth(options: AuthOptions) {
       } catch (err) {
         // Anything else that throws here is the loginData adapter.
         const e = started !== epoch ? aborted() : err instanceof LoginError ? err : new LoginError('BAD_RESPONSE', `loginData threw (${err})`, err);
-        const transient = /^(WX_LOGIN|NETWORK)$/.test(e.code) || (e.code === 'HTTP' && (e.cause as HTTPError).statusCode > 499);
+        const transient = e.code === 'WX_LOGIN' || e.code === 'NETWORK' || (e.code === 'HTTP' && (e.cause as HTTPError).statusCode > 499);
         if (!transient || attempt >= o.loginRetries) throw report(e);
         await new Promise<void>((resolve) => setTimeout((wake = resolve), o.retryDelay * 2 ** attempt));
       }
@@ -196,7 +196,7 @@ export function createAuth(options: AuthOptions) {
   function recover(sent: string): Promise<string> {
     const current = store.current;
     if (current && current.token !== sent) return ensureLogin();
-    if (current) store.clear();
+    store.clear();
     rejected = true;
     return relogin();
   }

@@ -26,12 +26,12 @@ export function createCodeKeeper(wx: WxLike, interval: number) {
 
   /** Next refresh when the kept code turns stale; a full interval when there is none (or a refresh failed). */
   function schedule() {
-    if (timer) clearTimeout(timer);
+    clearTimeout(timer);
     timer = refs ? setTimeout(refresh, isFresh() ? kept!.at + interval - Date.now() : interval) : undefined;
   }
 
-  /** One `wx.login` for the keeper; concurrent callers share it. */
-  function refresh(): Promise<void> {
+  /** One `wx.login` for the keeper, unless one is under way or refreshing is paused. */
+  function refresh(): void {
     if (!fetching && !paused) {
       fetching = wxLogin(wx).then(
         (code) => {
@@ -46,7 +46,6 @@ export function createCodeKeeper(wx: WxLike, interval: number) {
         schedule();
       });
     }
-    return fetching || Promise.resolve();
   }
 
   function onAppShow() {
@@ -91,11 +90,10 @@ export function createCodeKeeper(wx: WxLike, interval: number) {
      */
     start(): () => void {
       paused = false;
-      if (!refs++) {
-        if (wx.onAppShow) wx.onAppShow(onAppShow);
-        if (isFresh()) schedule();
-      }
-      if (!isFresh()) refresh();
+      if (!refs++ && wx.onAppShow) wx.onAppShow(onAppShow);
+      // A fresh code kept (a page shown again within the interval): refresh it when it turns stale.
+      if (isFresh()) schedule();
+      else refresh();
       let stopped = false;
       return () => {
         if (stopped) return;

@@ -6,9 +6,11 @@ export function createEmitter<Events extends object>() {
     on<K extends keyof Events>(event: K, listener: (payload: Events[K]) => void): () => void {
       const list = (listeners[event] = listeners[event] || []);
       list.push(listener);
+      let on = true;
+      // Once only: a second call would remove another subscription of the same function.
       return () => {
-        const i = list.indexOf(listener);
-        if (i > -1) list.splice(i, 1);
+        if (on) list.splice(list.indexOf(listener), 1);
+        on = false;
       };
     },
 

@@ -22,7 +22,7 @@ export function createTokenStore(wx: WxLike, storageKey: string, globalDataKey: 
     // `'' > 0`, `'soon' > 0` and `NaN > 0` are all false: only a number or null passes.
     if (v && typeof v.token === 'string' && v.token && (v.expiresAt === null || v.expiresAt > 0)) current = { token: v.token, expiresAt: v.expiresAt };
     // Anything else stored there is no token: gone, so that storage never disagrees with memory.
-    else if (v) wx.removeStorageSync(storageKey);
+    else wx.removeStorageSync(storageKey);
   } catch (err) {
     // unreadable: as if nothing was stored
   }

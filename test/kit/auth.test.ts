@@ -29,7 +29,7 @@ describe('launch', () => {
     expect(token).toBe('tok-1');
     expect(fake.state.loginCalls).toBe(1);
     expect(logins()).toBe(1);
-    expect(fake.state.requests[0].data).toEqual({ code: 'code-1' });
+    expect(fake.state.requests[0]).toMatchObject({ method: 'POST', data: { code: 'code-1' } });
     expect(app.globalData.token).toBe('tok-1');
     expect(fake.wx.getStorageSync('wx-login-kit:token')).toEqual({ token: 'tok-1', expiresAt: savedAt + 3600_000 - 60_000 }); // the server's expiry less expiryMargin
     expect(savedAt).toBeGreaterThan(start);
@@ -45,6 +45,14 @@ describe('launch', () => {
     expect(app.globalData.token).toBe('stored');
     expect(fake.state.loginCalls).toBe(0);
     expect(fake.state.requests).toHaveLength(0);
+  });
+
+  it('restores a stored token without expiry (expiresAt null) with no network', async () => {
+    const { fake } = createScriptedServer();
+    fake.wx.setStorageSync('wx-login-kit:token', { token: 'stored', expiresAt: null });
+    const auth = createAuth({ baseURL: BASE, wx: fake.wx });
+    await expect(settle(auth.launch({}))).resolves.toBe('stored');
+    expect(fake.state.loginCalls).toBe(0);
   });
 
   it('replaces an expired stored token with a login', async () => {
@@ -85,6 +93,39 @@ describe('launch', () => {
       delete (globalThis as Record<string, unknown>).getApp;
     }
     expect(app.globalData.token).toBe('tok-1');
+  });
+
+  it('launch(app) mirrors into the app it was given, even where getApp() returns another', async () => {
+    const { auth, app } = setup();
+    const other = { globalData: {} as Record<string, unknown> };
+    (globalThis as Record<string, unknown>).getApp = () => other;
+    try {
+      await settle(auth.launch(app));
+    } finally {
+      delete (globalThis as Record<string, unknown>).getApp;
+    }
+    expect(app.globalData.token).toBe('tok-1');
+    expect(other.globalData).toEqual({});
+  });
+
+  it('a later launch() without an app keeps mirroring into the app given first', async () => {
+    const { auth, app } = setup();
+    await settle(auth.launch(app));
+    await settle(auth.launch());
+    await settle(auth.login());
+    expect(app.globalData.token).toBe('tok-2');
+  });
+
+  it('uses the global wx when options.wx is not given', async () => {
+    const { fake } = createScriptedServer();
+    (globalThis as Record<string, unknown>).wx = fake.wx;
+    try {
+      const auth = createAuth({ baseURL: BASE });
+      await expect(settle(auth.login())).resolves.toBe('tok-1');
+      expect(auth.options.wx).toBe(fake.wx);
+    } finally {
+      delete (globalThis as Record<string, unknown>).wx;
+    }
   });
 
   it('takes any app object: a Vue instance sharing globalData with the mini program app (uni-app options API)', async () => {
@@ -160,6 +201,49 @@ describe('login and ensureLogin', () => {
     await expect(settle(auth.login())).resolves.toBe('tok-1');
   });
 
+  it('a failed wx.login rejects LoginError WX_LOGIN naming its errMsg, even when it fails with no result at all', async () => {
+    const { auth, fake } = setup({ loginRetries: 0 });
+    fake.state.loginFailures = 1;
+    const err = await settle(auth.login()).catch((e) => e);
+    expect(err).toMatchObject({ code: 'WX_LOGIN', message: '[wx-login-kit] wx.login failed (login:fail timeout)', cause: { errMsg: 'login:fail timeout' } });
+    fake.wx.login = (o) => void setTimeout(() => (o.fail as () => void)());
+    await expect(settle(auth.login())).rejects.toMatchObject({ code: 'WX_LOGIN', message: '[wx-login-kit] wx.login failed (undefined)' });
+  });
+
+  it('a login POST with no answer rejects LoginError NETWORK with the NetworkError as cause', async () => {
+    const { auth, server } = setup({ loginRetries: 0 });
+    server.loginReplies.push({ fail: 'request:fail timeout', errno: 5 });
+    const err = await settle(auth.login()).catch((e) => e);
+    expect(err).toMatchObject({ code: 'NETWORK', message: '[wx-login-kit] login POST /auth/login got no answer' });
+    expect(err.cause).toBeInstanceOf(NetworkError);
+    expect(err.cause.message).toBe('[wx-login-kit] POST https://api.example.com/auth/login got no answer (request:fail timeout); check the network');
+  });
+
+  it.each([
+    [401, false],
+    [499, false],
+    [500, true],
+  ])('a login POST answered %i is retried: %s', async (statusCode, retried) => {
+    const { auth, server, logins } = setup({ loginRetries: 1 });
+    server.loginReplies.push({ statusCode, data: {} });
+    const outcome = await settle(auth.login()).catch((e) => e);
+    expect(logins()).toBe(retried ? 2 : 1);
+    if (!retried) expect(outcome).toMatchObject({ code: 'HTTP', message: `[wx-login-kit] login POST /auth/login answered HTTP ${statusCode}` });
+    if (!retried) expect(outcome.cause.message).toBe(`[wx-login-kit] POST /auth/login answered HTTP ${statusCode}`);
+  });
+
+  it.each([
+    [199, false],
+    [200, true],
+    [299, true],
+    [300, false],
+  ])('a login POST answered %i with a token is a login: %s', async (statusCode, ok) => {
+    const { auth, server } = setup({ loginRetries: 0 });
+    server.loginReplies.push({ statusCode, data: { token: 't' } });
+    const outcome = await settle(auth.login()).catch((e) => e);
+    expect(outcome === 't').toBe(ok);
+  });
+
   it('does not retry a 4xx from the login POST', async () => {
     const { auth, server, logins } = setup();
     server.loginReplies.push({ statusCode: 401, data: { error: 'invalid_code' } });
@@ -184,6 +268,73 @@ describe('login and ensureLogin', () => {
     expect(logins()).toBe(1);
     expect(auth.token).toBeNull();
     expect(fake.storage.entries.size).toBe(0);
+  });
+
+  it.each([
+    ['expiresIn: 0', { token: 't', expiresIn: 0 }],
+    ['a negative expiresIn', { token: 't', expiresIn: -5 }],
+    ['no expiresIn', { token: 't' }],
+    ['a non-numeric expiresIn', { token: 't', expiresIn: 'soon' }],
+  ])('a login answer with %s keeps its token until a 401: one login for many requests, not one each', async (_, data) => {
+    const { auth, server, logins, fake } = setup();
+    server.loginReplies.push({ statusCode: 200, data });
+    server.live.add('t');
+    for (let i = 0; i < 3; i++) await settle(auth.request({ url: '/api/me' }));
+    jest.advanceTimersByTime(24 * 3600_000);
+    await settle(auth.request({ url: '/api/me' }));
+    expect(logins()).toBe(1);
+    expect(fake.wx.getStorageSync('wx-login-kit:token')).toEqual({ token: 't', expiresAt: null });
+  });
+
+  it('an option passed as undefined keeps its default', async () => {
+    const { auth, fake } = setup({ loginPath: undefined, retryDelay: undefined });
+    fake.state.loginFailures = 1;
+    const p = auth.login();
+    p.catch(() => {});
+    await jest.advanceTimersByTimeAsync(10 + 499);
+    expect(fake.state.loginCalls).toBe(1); // the retry waits the default 500 ms
+    await expect(settle(p)).resolves.toBe('tok-1');
+    expect(fake.state.requests[0].url).toBe(`${BASE}/auth/login`);
+    expect(auth.options.loginPath).toBe('/auth/login');
+  });
+
+  it.each([
+    ['a number', { token: 12345 }],
+    ['null', null],
+  ])('rejects a token that is %s with BAD_RESPONSE, and stores nothing', async (_, data) => {
+    const { auth, server, fake } = setup();
+    server.loginReplies.push({ statusCode: 200, data });
+    await expect(settle(auth.login())).rejects.toMatchObject({
+      code: 'BAD_RESPONSE',
+      message: '[wx-login-kit] login answer of /auth/login has no token (got JSON without a string token); nothing stored',
+    });
+    expect(fake.storage.entries.size).toBe(0);
+  });
+
+  it('a parseLogin that throws or returns null rejects BAD_RESPONSE with what it threw as cause, not retried', async () => {
+    const boom = new SyntaxError('not our shape');
+    let answer: () => null = () => {
+      throw boom;
+    };
+    const { auth, logins } = setup({ parseLogin: () => answer() });
+    await expect(settle(auth.login())).rejects.toMatchObject({ code: 'BAD_RESPONSE', cause: boom, message: expect.stringMatching(/has no token/) });
+    answer = () => null;
+    await expect(settle(auth.login())).rejects.toMatchObject({ code: 'BAD_RESPONSE', cause: undefined, message: expect.stringMatching(/has no token/) });
+    expect(logins()).toBe(2);
+  });
+
+  it('a login started after a logout is shared by later callers, even once the aborted one has settled', async () => {
+    const { auth, fake } = setup();
+    const aborted = auth.login();
+    aborted.catch(() => {});
+    await jest.advanceTimersByTimeAsync(5);
+    auth.logout();
+    const next = auth.login(); // its wx.login answers at 15 ms
+    await jest.advanceTimersByTimeAsync(7); // the aborted one has settled at 10 ms
+    await expect(aborted).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(auth.login()).toBe(next);
+    await settle(next);
+    expect(fake.state.loginCalls).toBe(2);
   });
 
   it('uses loginData and parseLogin adapters for servers with other shapes', async () => {
@@ -232,6 +383,59 @@ describe('request', () => {
     expect(fake.state.requests[0].header).toEqual({});
   });
 
+  it('a relative URL whose query carries an absolute URL stays relative to baseURL', async () => {
+    const { auth, fake } = setup();
+    await settle(auth.request({ url: '/api/go?next=https://evil.example.net/x' }));
+    await settle(auth.request({ url: 'api/go?next=https://api.example.com/' }));
+    expect(fake.state.requests.slice(1).map((r) => [r.url, r.header.Authorization])).toEqual([
+      [`${BASE}/api/go?next=https://evil.example.net/x`, 'Bearer tok-1'],
+      [`${BASE}/api/go?next=https://api.example.com/`, 'Bearer tok-1'],
+    ]);
+  });
+
+  it('joins baseURL with a path prefix and a trailing slash to a URL with leading slashes using exactly one /', async () => {
+    const { auth, fake, server } = setup({ baseURL: 'https://api.example.com/v1//' });
+    server.handler = () => ({ statusCode: 200, data: { token: 't' } });
+    await settle(auth.request({ url: '///api/me' }));
+    expect(fake.state.requests.map((r) => r.url)).toEqual(['https://api.example.com/v1/auth/login', 'https://api.example.com/v1/api/me']);
+  });
+
+  it.each([
+    ['https://API.Example.com:443', 'https://api.example.com/x'],
+    ['https://api.example.com', 'https://API.EXAMPLE.COM:443/x'],
+    ['http://api.example.com:80', 'HTTP://api.example.com/x'],
+    ['https://api.example.com:8443', 'https://api.example.com:08443/x'],
+    ['https://[::1]:8443', 'https://[::1]:8443/x'],
+  ])('baseURL %s and %s are one origin: host case and default ports do not matter', async (baseURL, url) => {
+    const { auth, fake } = setup({ baseURL });
+    await settle(auth.request({ url }));
+    expect(fake.state.requests.at(-1)).toMatchObject({ url, header: { Authorization: 'Bearer tok-1' } });
+  });
+
+  it.each([
+    ['https://api.example.com', 'https://api.example.com:80/x'],
+    ['http://api.example.com', 'http://api.example.com:443/x'],
+    ['https://api.example.com:8443', 'https://api.example.com/x'],
+    ['https://api.example.com', 'https://api.example.co/x'],
+    ['https://api.example.com', 'https://api.example.com\t/x'],
+    ['https://api.example.com', 'https://api.example.com:44a3/x'],
+    ['https://api.example.com', 'ftp://api.example.com/x'],
+    ['https://api.example.com', 'https://user@api.example.com/x'],
+    ['https://api.example.com', 'https://:@api.example.com/x'],
+  ])('baseURL %s and %s are different origins: no token', async (baseURL, url) => {
+    const { auth, fake, server } = setup({ baseURL });
+    server.handler = () => ({ statusCode: 200, data: {} });
+    await settle(auth.request({ url }));
+    expect(fake.state.requests.map((r) => r.header)).toEqual([{}]);
+  });
+
+  it('keeps an absolute URL of any scheme as it is, with no token', async () => {
+    const { auth, fake, server } = setup();
+    server.handler = () => ({ statusCode: 200, data: {} });
+    await settle(auth.request({ url: 'web+3d://api.example.com/x' }));
+    expect(fake.state.requests).toMatchObject([{ url: 'web+3d://api.example.com/x', header: {} }]);
+  });
+
   it('joins a protocol-relative URL to baseURL like any relative one: it never leaves baseURL', async () => {
     const { auth, fake } = setup();
     await settle(auth.request({ url: '//evil.com/x' }));
@@ -274,6 +478,19 @@ describe('request', () => {
       expect(e).toBeInstanceOf(WxLoginKitError);
       expect(e.message).not.toContain('tok-1');
     }
+  });
+
+  it.each([
+    [199, false],
+    [200, true],
+    [299, true],
+    [300, false],
+  ])('a request answered %i resolves: %s (else HTTPError)', async (statusCode, ok) => {
+    const { auth, server } = setup();
+    await settle(auth.login());
+    server.handler = () => ({ statusCode, data: {} });
+    const outcome = await settle(auth.request({ url: '/api/x' })).catch((e) => e);
+    expect(outcome instanceof HTTPError).toBe(!ok);
   });
 
   it('25 concurrent requests all succeed: WeChat (and the fake) queue past 10 in flight', async () => {
@@ -361,6 +578,7 @@ describe('401 semantics', () => {
     const limited = await settle(auth.request({ url: '/api/me' })).catch((e) => e);
     expect(limited).toBeInstanceOf(LoginError);
     expect(limited.code).toBe('RELOGIN_LIMIT');
+    expect(limited.message).toBe('[wx-login-kit] 3 re-logins in 60000 ms, still rejected; check the server');
     expect(errors.at(-1)).toBe(limited);
     // The token is gone, but later requests do not get around the budget with a plain login.
     for (let i = 0; i < 5; i++) {
@@ -371,6 +589,27 @@ describe('401 semantics', () => {
     server.rejectAll = false;
     const ok = await settle(auth.request<{ token: string }>({ url: '/api/me' }));
     expect(ok.data.token).toBe('tok-5');
+  });
+
+  it('the re-login budget frees a slot exactly reloginWindow ms after that re-login, not a millisecond earlier', async () => {
+    const { auth, server, fake, logins } = setup({ reloginLimit: 1, reloginWindow: 10_000 });
+    await settle(auth.login());
+    // A re-login starts with its wx.login, in the same tick as the 401 that asked for it.
+    const loginAt: number[] = [];
+    const login = fake.wx.login;
+    fake.wx.login = (o) => (loginAt.push(Date.now()), login(o));
+    server.live.delete('tok-1');
+    await settle(auth.request({ url: '/api/me' }));
+    const [t] = loginAt;
+    server.live.clear();
+    // This 401 arrives 10 ms after its request, at t + 10 s - 1 ms: one slot, still taken.
+    jest.setSystemTime(t + 10_000 - 11);
+    await expect(settle(auth.request({ url: '/api/me' }))).rejects.toMatchObject({ code: 'RELOGIN_LIMIT' });
+    // The token is gone, so the next request asks for a re-login at once: at t + 10 s, the slot is free.
+    jest.setSystemTime(t + 10_000);
+    await expect(settle(auth.request({ url: '/api/me' }))).resolves.toMatchObject({ statusCode: 200 });
+    expect(loginAt).toEqual([t, t + 10_000]);
+    expect(logins()).toBe(3);
   });
 
   it('honours isUnauthorized for servers that answer 200 {code: 401}', async () => {
@@ -385,6 +624,25 @@ describe('401 semantics', () => {
     const res = await settle(auth.request<{ token: string }>({ url: '/api/me' }));
     expect(res.data.token).toBe('tok-2');
     expect(logins()).toBe(2);
+  });
+
+  it('setToken without expiresIn keeps the token until a 401: no login per request', async () => {
+    const { auth, server, logins, app } = setup();
+    auth.setToken('phone-token');
+    server.live.add('phone-token');
+    await settle(auth.launch(app));
+    for (let i = 0; i < 3; i++) await settle(auth.request({ url: '/api/me' }));
+    jest.advanceTimersByTime(24 * 3600_000);
+    await settle(auth.request({ url: '/api/me' }));
+    expect(app.globalData.token).toBe('phone-token');
+    expect(server.fake.state.requests.map((r) => r.header.Authorization)).toEqual(Array(4).fill('Bearer phone-token'));
+    expect(logins()).toBe(0);
+  });
+
+  it('setToken with expiresIn (seconds) stores it with that lifetime less expiryMargin', () => {
+    const { auth, fake } = setup();
+    auth.setToken('phone-token', 7200);
+    expect(fake.wx.getStorageSync('wx-login-kit:token')).toEqual({ token: 'phone-token', expiresAt: Date.now() + 7200_000 - 60_000 });
   });
 
   it('a token living no longer than expiryMargin is still used, until half its life', async () => {
@@ -475,6 +733,31 @@ describe('storage, logout, events', () => {
     expect(seen).toEqual(['login tok-1', 'logout']);
   });
 
+  it('after RELOGIN_LIMIT, a logout lets the next request log in: a new session is not a re-login', async () => {
+    const { auth, server, logins } = setup({ reloginLimit: 1 });
+    await settle(auth.login());
+    server.rejectAll = true;
+    await expect(settle(auth.request({ url: '/api/me' }))).rejects.toMatchObject({ statusCode: 401 });
+    await expect(settle(auth.request({ url: '/api/me' }))).rejects.toMatchObject({ code: 'RELOGIN_LIMIT' });
+    server.rejectAll = false;
+    auth.logout();
+    await expect(settle(auth.request({ url: '/api/me' }))).resolves.toMatchObject({ statusCode: 200 });
+    expect(logins()).toBe(3);
+  });
+
+  it('an unsubscribe called twice removes only its own subscription', async () => {
+    const { auth } = setup();
+    const seen: string[] = [];
+    const listener = (t: string) => seen.push(t);
+    const off = auth.on('login', listener);
+    auth.on('login', listener); // the same function, subscribed a second time
+    auth.on('login', (t) => seen.push(`other ${t}`));
+    off();
+    off();
+    await settle(auth.login());
+    expect(seen).toEqual(['tok-1', 'other tok-1']);
+  });
+
   it('logout during a login wins: the login rejects ABORTED and stores nothing; the next request logs in', async () => {
     const { auth, fake, app, logins } = setup();
     const seen: string[] = [];
@@ -499,7 +782,7 @@ describe('storage, logout, events', () => {
       },
     });
     const err = await settle(auth.login()).catch((e) => e);
-    expect(err).toMatchObject({ name: 'LoginError', code: 'BAD_RESPONSE', cause: boom });
+    expect(err).toMatchObject({ name: 'LoginError', code: 'BAD_RESPONSE', cause: boom, message: '[wx-login-kit] loginData threw (TypeError: boom)' });
     expect(fake.state.loginCalls).toBe(1);
   });
 

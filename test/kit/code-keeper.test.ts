@@ -65,6 +65,12 @@ describe('getCode', () => {
     expect(fake.state.loginCalls).toBe(0);
   });
 
+  it('{refill: true} is the default: with no kept code it calls wx.login', async () => {
+    const { auth, fake } = setup();
+    await expect(within(auth.getCode({ refill: true }))).resolves.toBe('code-1');
+    expect(fake.state.loginCalls).toBe(1);
+  });
+
   it('waits for a wx.login already under way instead of starting another', async () => {
     const { auth, fake } = setup();
     const stop = auth.startCodeRefresh(); // prefetch under way
@@ -125,6 +131,24 @@ describe('startCodeRefresh', () => {
     expect(fake.showListenerCount()).toBe(0);
   });
 
+  it('started again within 4 minutes (a page shown again), keeps the code it has and refreshes it when it turns 4 minutes old', async () => {
+    const { auth, fake } = setup();
+    const stop = auth.startCodeRefresh();
+    await jest.advanceTimersByTimeAsync(MIN); // code-1 arrived at 10 ms
+    stop(); // the page is hidden
+    await jest.advanceTimersByTimeAsync(MIN);
+    const again = auth.startCodeRefresh(); // shown again: code-1 is 2 minutes old
+    await jest.advanceTimersByTimeAsync(10);
+    expect(fake.state.loginCalls).toBe(1);
+    await jest.advanceTimersByTimeAsync(2 * MIN - 20);
+    expect(fake.state.loginCalls).toBe(1);
+    await jest.advanceTimersByTimeAsync(20);
+    expect(fake.state.loginCalls).toBe(2);
+    await jest.advanceTimersByTimeAsync(4 * MIN + 10); // code-2 arrived 10 ms after its call
+    expect(fake.state.loginCalls).toBe(3); // and every 4 minutes after
+    again();
+  });
+
   it('on app show refreshes at once when the kept code went stale in the background, not when it is fresh', async () => {
     const { auth, fake } = setup();
     const stop = auth.startCodeRefresh();
@@ -149,6 +173,18 @@ describe('startCodeRefresh', () => {
     await jest.advanceTimersByTimeAsync(20 * MIN + 1000);
     expect(fake.state.loginCalls).toBe(6); // t = 0, then 4, 8, 12, 16, 20 min
     stop();
+  });
+
+  it('works with a wx that has no onAppShow/offAppShow (other platforms, old base libraries)', async () => {
+    const { auth, fake } = setup();
+    delete (fake.wx as Partial<typeof fake.wx>).onAppShow;
+    delete (fake.wx as Partial<typeof fake.wx>).offAppShow;
+    const stop = auth.startCodeRefresh();
+    await jest.advanceTimersByTimeAsync(4 * MIN + 20);
+    expect(fake.state.loginCalls).toBe(2);
+    stop();
+    await jest.advanceTimersByTimeAsync(8 * MIN);
+    expect(fake.state.loginCalls).toBe(2);
   });
 
   it('a failed prefetch is not fatal: getCode falls back to wx.login', async () => {

@@ -195,6 +195,26 @@ describe('abort', () => {
     expect(logins()).toBe(2);
   });
 
+  it.each(ALL)('%s: aborted in the very turn its 401 arrives: no re-login starts, nothing is re-sent', async (kind) => {
+    const { server, call, sent, logins, fake } = setup();
+    await settle(call('request', '/warm'));
+    server.live.delete('tok-1');
+    const mine = call(kind, '/mine');
+    // The app aborts in a microtask queued just after WeChat delivered the 401: before the kit reads it.
+    const send = fake.wx[kind]!;
+    fake.wx[kind] = ((o: { url: string; success(res: { statusCode: number }): void }) =>
+      send.call(fake.wx, {
+        ...o,
+        success: (res: { statusCode: number }) => {
+          o.success(res);
+          if (o.url.endsWith('/mine')) queueMicrotask(() => mine.abort());
+        },
+      } as never)) as never;
+    aborted(await settle(caught(mine.raw)));
+    expect(sent('/mine')).toHaveLength(1);
+    expect(logins()).toBe(1);
+  });
+
   it.each(ALL)('%s: aborted in flight: the task is aborted, rejects AbortError, no login, no retry', async (kind) => {
     const { server, call, sent, logins } = setup();
     await settle(call('request', '/warm'));
