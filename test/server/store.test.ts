@@ -340,6 +340,19 @@ describe('memory store', () => {
     expect((await store.hit('openid:old', 1000)).count).toBe(1);
   });
 
+  // BUG (server/store.ts, hit): at the cap, every hit drops the oldest live window first, even a
+  // hit on a key that already has one and needs no room; so a table kept full (by many IPv6
+  // addresses, say) keeps resetting live counts. The loop that trims the head should make room
+  // only for a new key. Marked failing until store.ts is fixed.
+  it.failing('at its cap, a hit on a key it already counts drops no live window', async () => {
+    const clock = manualClock();
+    const store = createMemoryStore({ now: clock.now, maxEntries: 2 });
+    await store.hit('openid:a', MINUTE);
+    await store.hit('openid:b', MINUTE);
+    expect((await store.hit('openid:b', MINUTE)).count).toBe(2);
+    expect((await store.hit('openid:a', MINUTE)).count).toBe(2);
+  });
+
   it('never holds more than maxEntries, dropping the oldest first', async () => {
     const store = createMemoryStore({ maxEntries: 3 });
     for (const key of ['a', 'b', 'c', 'd']) await store.create(key, session(key), opts);
