@@ -26,7 +26,7 @@ export function createCodeKeeper(wx: WxLike, interval: number) {
 
   /** Next refresh when the kept code turns stale; a full interval when there is none (or a refresh failed). */
   function schedule() {
-    clearTimeout(timer);
+    if (timer) clearTimeout(timer);
     timer = refs ? setTimeout(refresh, isFresh() ? kept!.at + interval - Date.now() : interval) : undefined;
   }
 
