@@ -11,6 +11,10 @@
  *   DELETE /sessions/:id Bearer: revoke one of them                -> {ok: true}
  * and the contract as OpenAPI 3 at `openapi` (default '/openapi.json').
  *
+ * Answers that carry a token or a session list are `Cache-Control: no-store`; every answer is
+ * `X-Content-Type-Options: nosniff`. When the store fails (Redis down or stalled), requests get
+ * 503 `{error: 'store_unavailable'}` with `Retry-After`, and the log one warning per outage.
+ *
  * For the app's own routes: `app.requireAuth` (a preHandler) admits a live `Authorization: Bearer`
  * token and sets `request.auth = {openid, unionid?}`; `app.wxLogin.sessionKey(request)` gives the
  * session_key for decrypting more of the user's data, server side only.
@@ -67,10 +71,12 @@ export interface WxLoginOptions {
   maxSessionsPerOpenid?: number;
   /**
    * Limits on the routes above: per client IP (`request.ip`: set fastify's `trustProxy` behind a
-   * proxy) on every route, with @fastify/rate-limit (its counters in Redis when the store is the
-   * Redis store); and per openid once known (after code2Session, or from the token), counted in
-   * the store (`store.hit`). A request over a limit gets 429 `{error: 'rate_limited', retryAfter}`
-   * with `Retry-After` (s). `false` turns both off; `ip: false` needs no @fastify/rate-limit.
+   * proxy) on every route but revocation, with @fastify/rate-limit; and per openid on logins
+   * (after code2Session). Both are counted in the store (`store.hit`: in Redis with the Redis
+   * store). Revocation (logout, logout-all, DELETE /sessions/:id) is never limited: a stolen token
+   * that spends the budget must not keep its user from logging it out. A request over a limit
+   * gets 429 `{error: 'rate_limited', retryAfter}` with `Retry-After` (s). `false` turns both off;
+   * `ip: false` needs no @fastify/rate-limit.
    * @default { ip: { max: 60, timeWindowMs: 60_000 }, openid: { max: 10, timeWindowMs: 60_000 } }
    */
   rateLimit?: false | { ip?: RateLimit | false; openid?: RateLimit | false };
@@ -126,7 +132,10 @@ export interface WxLoginApi {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** preHandler: 401 `{error: 'invalid_token'}` unless the request has a live Bearer token; sets `request.auth`. */
+    /**
+     * preHandler: 401 `{error: 'invalid_token'}` unless the request has a live Bearer token, 503
+     * `{error: 'store_unavailable'}` with `Retry-After` when the store cannot answer; sets `request.auth`.
+     */
     requireAuth: preHandlerAsyncHookHandler;
     wxLogin: WxLoginApi;
   }
@@ -143,7 +152,7 @@ function sendError(reply: FastifyReply, status: number, error: string, message: 
 
 /** Seconds a client should wait after a 503 store_unavailable. */
 const STORE_RETRY_AFTER_S = 5;
-
+/** The realm of the Bearer challenge (RFC 6750 §3). */
 function storeUnavailable(reply: FastifyReply) {
   return sendError(
     reply.header('Retry-After', String(STORE_RETRY_AFTER_S)),
@@ -187,9 +196,9 @@ function rateLimited(reply: FastifyReply, retryAfterSeconds: number) {
 
 /**
  * Answers fastify's own errors as the contract's 4xx JSON: schema validation and unreadable JSON
- * 400, too large 413, wrong Content-Type 415, rate limit 429, and a session store that cannot
- * answer ({@link StoreUnavailableError}) 503 `store_unavailable` with `Retry-After`. Anything else is logged and answered
- * 500 `{error: 'internal_error'}` with no detail. The plugin uses it for its routes; an app can
+ * 400, too large 413, wrong Content-Type 415, rate limit 429; a session store that cannot answer
+ * ({@link StoreUnavailableError}) 503 `store_unavailable` with `Retry-After`. Anything else is
+ * logged and answered 500 `{error: 'internal_error'}` with no detail. The plugin uses it for its routes; an app can
  * `setErrorHandler(wxLoginErrorHandler)` for its own.
  */
 export function wxLoginErrorHandler(err: FastifyError, request: FastifyRequest, reply: FastifyReply) {
@@ -371,7 +380,7 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
     }
 
     /** @fastify/rate-limit's store interface (`new Store(options)`, `incr`, `child`) over `store.hit`. */
-    class ipCounter {
+    class IpCounter {
       incr(key: string, done: (err: Error | null, res?: { current: number; ttl: number }) => void, timeWindowMs: number) {
         store.hit(`ip:${key}`, timeWindowMs).then(
           ({ count, resetMs }) => done(null, { current: count, ttl: resetMs }),
@@ -395,7 +404,7 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
         timeWindow: limits.ip.timeWindowMs,
         // Counted in the session store (`hit`): in Redis with the Redis store, shared by every
         // instance, and bounded like every store call: an outage answers 503, never hangs.
-        store: ipCounter as never,
+        store: IpCounter as never,
         // The plugin's own error would be a bare 429; wxLoginErrorHandler answers it as JSON.
         errorResponseBuilder: (_request, context) => Object.assign(new Error('rate limited'), { statusCode: context.statusCode }),
       });
@@ -512,7 +521,7 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
       return noStore(reply).send({ sessions: sessions.map((s) => ({ ...s, current: s.id === current })) });
     });
 
-    routes.delete('/sessions/:id', { preHandler: requireAuth, config: { rateLimit: false as const }, schema: schemas.revoke }, async (request, reply) => {
+    routes.delete('/sessions/:id', { ...revocation, schema: schemas.revoke }, async (request, reply) => {
       const { id } = request.params as { id: string };
       if (!(await store.revoke(request.auth!.openid, id))) return sendError(reply, 404, 'not_found', 'No live session of yours has that id. GET /auth/sessions lists them.');
       return { ok: true };
