@@ -15,8 +15,9 @@
  * 6. miniprogram-ci `analyseCode` on the compiled output: no unresolved require, page or component.
  * 7. `wcc` on every .wxml and `wcsc` on every .wxss (the app's and the kit's), the compilers the
  *    simulator uses (miniprogram-compiler, shipped without the exec bit: copies are chmod-ed).
- * 8. Skyline: a copy with `"renderer": "skyline"`, glass-easel and the `rendererOptions` the README
- *    gives compiles; without rendererOptions it must not (the README says WeChat requires them).
+ * 8. Skyline: a copy with `"renderer": "skyline"`, glass-easel, `navigationStyle: custom` and the
+ *    `rendererOptions` the README gives compiles; without rendererOptions it must not (the README
+ *    says WeChat requires them).
  * Each check prints one ✔/✖ line (with what the tool said on failure); the last line is
  * `N passed, M failed`; exit 1 if anything failed. Each step times out after 120 s.
  *
@@ -253,7 +254,10 @@ async function compileSkyline(withOptions: boolean): Promise<string> {
   const appJson = path.join(copy, String(projectConfig.miniprogramRoot ?? ''), 'app.json');
   const skyline = { renderer: 'skyline', componentFramework: 'glass-easel', lazyCodeLoading: 'requiredComponents' };
   const options = withOptions ? { rendererOptions: { skyline: { defaultDisplayBlock: true, disableABTest: true } } } : {};
-  writeJson(appJson, { ...readJson(appJson), ...skyline, ...options });
+  const app = readJson(appJson);
+  // Skyline has no native navigation bar: every page draws its own (navigationStyle custom).
+  const window = { ...(app.window as object), navigationStyle: 'custom' };
+  writeJson(appJson, { ...app, ...skyline, ...options, window });
   return compileProject(copy, path.join(SCRATCH, withOptions ? 'skyline.compiled' : 'skyline-bare.compiled'), String(projectConfig.appid ?? 'touristappid'));
 }
 
