@@ -9,7 +9,8 @@
  *   (auth.getStableAccessToken) issue access tokens; errors `{errcode, errmsg}` with HTTP 200.
  *   https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/mp-access-token/getAccessToken.html
  *   https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/mp-access-token/getStableAccessToken.html
- * - `POST /wxa/business/getuserphonenumber?access_token=` `{code}` (phonenumber.getPhoneNumber).
+ * - `POST /wxa/business/getuserphonenumber?access_token=` `{code, openid?}` (phonenumber.getPhoneNumber;
+ *   with openid, a code of another user is refused).
  *   https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/user-info/phone-number/getPhoneNumber.html
  * - `POST /emulator/login` `{appid, user}` -> `{code}` plays the client's `wx.login`.
  * - `POST /emulator/open-data` `{appid, user, kind}` -> the `e.detail` an open-type button
@@ -289,8 +290,9 @@ export function buildEmulator(opts: EmulatorOptions): Emulator {
     const t = now();
     const owner = checkAccessToken((req.query as Record<string, unknown>).access_token, t);
     if ('errcode' in owner) return owner;
-    const code = (req.body as { code?: unknown } | undefined)?.code;
+    const { code, openid } = (req.body ?? {}) as { code?: unknown; openid?: unknown };
     if (typeof code !== 'string' || !code) return error(47001, 'data format error');
+    if (openid !== undefined && typeof openid !== 'string') return error(47001, 'data format error');
     if (opts.acceptForeignCodes && !phoneCodes.has(code)) {
       phoneCodes.set(code, { appid: owner.appid, user: 'devtools', session_key: '', issuedAt: t, used: false });
     }
@@ -299,6 +301,8 @@ export function buildEmulator(opts: EmulatorOptions): Emulator {
     if (!issued || issued.used || issued.appid !== owner.appid || t - issued.issuedAt >= codeTtlMs) {
       return error(40029, 'invalid code');
     }
+    // "填入后会校验openid和code的绑定关系": WeChat documents the check, not its errcode; 40029 here.
+    if (openid !== undefined && openid !== openidOf(issued.appid, issued.user)) return error(40029, 'invalid code (openid mismatch)');
     issued.used = true;
     const phone = phoneOf(issued.user);
     return {

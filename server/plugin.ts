@@ -4,6 +4,7 @@
  * Routes, under `prefix` (default '/auth'); every body is JSON, every error `{error, message}`:
  *   POST   /login        {code}                                    -> {token, expiresIn}  (expiresIn in s)
  *   POST   /phone        {code, phoneCode | encryptedData + iv}    -> {token, expiresIn, phoneNumber, purePhoneNumber, countryCode}
+ *                         Bearer + {phoneCode}: bind to the token's user -> {phoneNumber, purePhoneNumber, countryCode}
  *   POST   /profile      {code, encryptedData, iv}                 -> {token, expiresIn, userInfo}
  *   POST   /logout       Bearer                                    -> {ok: true}
  *   POST   /logout-all   Bearer: every session of this openid      -> {revoked}
@@ -14,6 +15,11 @@
  * Answers that carry a token or a session list are `Cache-Control: no-store`; every answer is
  * `X-Content-Type-Options: nosniff`. When the store fails (Redis down or stalled), requests get
  * 503 `{error: 'store_unavailable'}` with `Retry-After`, and the log one warning per outage.
+ *
+ * In-band (README "The contract"): a request to an `app.requireAuth` route with no Bearer but an
+ * `X-WX-Login-Code` logs in on the way and gets `X-WX-Token` (+ `X-WX-Token-Expires-In`, s) in
+ * its answer; a token past `renewAfter` of its life gets its successor in the same headers of its
+ * next 2xx answer, and keeps working for `renewGraceSeconds`.
  *
  * For the app's own routes: `app.requireAuth` (a preHandler) admits a live `Authorization: Bearer`
  * token and sets `request.auth = {openid, unionid?}`; `app.wxLogin.sessionKey(request)` gives the
@@ -70,6 +76,14 @@ export interface WxLoginOptions {
   /** Live sessions per openid; a new login revokes the oldest beyond it. @default 5 */
   maxSessionsPerOpenid?: number;
   /**
+   * In-band renewal: once a token has lived this share of `tokenTtlSeconds`, the next
+   * authenticated 2xx answer carries a new one in `X-WX-Token` (with `X-WX-Token-Expires-In`, s),
+   * so an active user never waits for a login; 0 or 1 turns it off. @default 0.5
+   */
+  renewAfter?: number;
+  /** After a renewal the old token keeps working this many seconds, for the calls already in flight. @default 60 */
+  renewGraceSeconds?: number;
+  /**
    * Limits on the routes above: per client IP (`request.ip`: set fastify's `trustProxy` behind a
    * proxy) on every route but revocation, with @fastify/rate-limit; and per openid on logins
    * (after code2Session). Both are counted in the store (`store.hit`: in Redis with the Redis
@@ -99,6 +113,8 @@ export const DEFAULTS = {
   tokenTtlSeconds: 7200,
   idleTimeoutSeconds: 0,
   maxSessionsPerOpenid: 5,
+  renewAfter: 0.5,
+  renewGraceSeconds: 60,
   rateLimit: { ip: { max: 60, timeWindowMs: 60_000 }, openid: { max: 10, timeWindowMs: 60_000 } },
   openapi: '/openapi.json',
   bodyLimit: 16384,
@@ -267,7 +283,17 @@ function wechatFailure(reply: FastifyReply, err: unknown) {
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 
 /** The session `requireAuth` found for a request, kept off the request object. */
-const admitted = new WeakMap<FastifyRequest, { tokenHash: string; session: Session }>();
+const admitted = new WeakMap<FastifyRequest, { tokenHash: string; session: Session; renew: boolean }>();
+
+/** The wire contract's headers (README "The contract"; /openapi.json). */
+export const HEADERS = {
+  /** Request: a wx.login code instead of a Bearer token: log in on the way (in-band login). */
+  loginCode: 'x-wx-login-code',
+  /** Answer: a new token, after an in-band login or a renewal. */
+  token: 'X-WX-Token',
+  /** Answer: its lifetime, s. */
+  expiresIn: 'X-WX-Token-Expires-In',
+} as const;
 
 async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void> {
   if (!opts.appid || !opts.secret) {
@@ -312,25 +338,134 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
   });
   const wechat = createWechatClient({ apiBase, appid: opts.appid, secret: opts.secret, timeoutMs, fetch: opts.fetch, accessTokens });
 
-  async function requireAuth(request: FastifyRequest, reply: FastifyReply) {
+  /**
+   * The per-openid limit, counted in the store (so across instances on Redis), not by
+   * @fastify/rate-limit: an app that registered that plugin first would hand us its own limiter
+   * (its createRateLimit wins), with its allowList and its store. True when it answered 429.
+   */
+  const openidLimit = limits.openid;
+  async function openidLimited(_request: FastifyRequest, reply: FastifyReply, openid: string): Promise<boolean> {
+    if (!openidLimit) return false;
+    const { count, resetMs } = await store.hit(`openid:${hashToken(openid).slice(0, 32)}`, openidLimit.timeWindowMs);
+    if (count <= openidLimit.max) return false;
+    rateLimited(reply, Math.max(1, Math.ceil(resetMs / 1000)));
+    return true;
+  }
+
+  /** code2Session for `code`; on failure answers the client and returns null. */
+  async function exchange(request: FastifyRequest, reply: FastifyReply, code: string): Promise<Code2SessionResult | null> {
+    let result: Code2SessionResult;
+    try {
+      result = await wechat.code2Session(code);
+    } catch (err) {
+      request.log.warn({ errcode: err instanceof WechatApiError ? err.errcode : undefined, reason: (err as Error).name }, 'code2Session failed');
+      wechatFailure(reply, err);
+      return null;
+    }
+    return (await openidLimited(request, reply, result.openid)) ? null : result;
+  }
+
+  /**
+   * A new 256-bit token for this session; only sha256(token) is stored. A renewal may hold one
+   * session more than the cap for the old token's grace, so it revokes no other device.
+   */
+  async function issueToken(request: FastifyRequest, result: Code2SessionResult, renewal = false) {
+    const token = newToken();
+    const tokenHash = hashToken(token);
+    const session: Session = { openid: result.openid, session_key: result.session_key, createdAt: now() };
+    if (result.unionid !== undefined) session.unionid = result.unionid;
+    const revoked = await store.create(tokenHash, session, { ttlMs: tokenTtlMs, idleMs, maxPerOpenid: maxPerOpenid + (renewal ? 1 : 0) });
+    if (revoked.length > 0) request.log.info({ revoked: revoked.length }, 'oldest sessions of this openid revoked (maxSessionsPerOpenid)');
+    return { token, expiresIn: tokenTtlSeconds, tokenHash, session };
+  }
+
+  /** What a login route answers: the token and its lifetime (s), nothing of the session. */
+  async function loginAnswer(request: FastifyRequest, result: Code2SessionResult) {
+    const { token, expiresIn } = await issueToken(request, result);
+    return { token, expiresIn };
+  }
+
+  /** The new token in the answer's headers (in-band login, renewal); no cache keeps it. */
+  function tokenHeaders(reply: FastifyReply, token: string) {
+    return noStore(reply).header(HEADERS.token, token).header(HEADERS.expiresIn, String(tokenTtlSeconds));
+  }
+
+
+  const renewAfter = opts.renewAfter ?? DEFAULTS.renewAfter;
+  // Off at 0 or 1 (or beyond): a token is never old enough.
+  const renewAtMs = renewAfter > 0 && renewAfter < 1 ? renewAfter * tokenTtlMs : Infinity;
+  const renewGraceMs = (opts.renewGraceSeconds ?? DEFAULTS.renewGraceSeconds) * 1000;
+
+  function admit(request: FastifyRequest, tokenHash: string, session: Session & { renewed?: boolean }, renew: boolean) {
+    admitted.set(request, { tokenHash, session, renew });
+    request.auth = session.unionid === undefined ? { openid: session.openid } : { openid: session.openid, unionid: session.unionid };
+  }
+
+  /**
+   * Admits a live Bearer token (answers 401 otherwise). With `inband`, a request with no
+   * Authorization but an `X-WX-Login-Code` logs in on the way: code2Session, a new session under
+   * the same caps, limits and errors as POST /login, the token in the answer's `X-WX-Token`.
+   */
+  async function authenticate(request: FastifyRequest, reply: FastifyReply, inband: boolean) {
     const header = request.headers.authorization;
+    const code = request.headers[HEADERS.loginCode];
+    if (header === undefined && inband && code !== undefined) return inbandLogin(request, reply, code);
     if (header === undefined) return invalidToken(reply, 'Missing Authorization: Bearer <token> header.', false);
     const match = BEARER.exec(header);
     if (!match) return invalidToken(reply, 'Malformed Authorization header; expected "Bearer <token>".', true);
     const tokenHash = hashToken(match[1]);
-    let session: Session | null;
+    const session = await store.get(tokenHash);
+    // The store checks the deadlines on its own clock; this checks the lifetime on the server's.
+    const age = session ? now() - session.createdAt : Infinity;
+    if (!session || age >= tokenTtlMs) return invalidToken(reply, 'Token unknown, expired or revoked.', true);
+    admit(request, tokenHash, session, age >= renewAtMs && !session.renewed);
+  }
+
+  async function inbandLogin(request: FastifyRequest, reply: FastifyReply, code: string | string[]) {
+    if (typeof code !== 'string' || code.length === 0 || code.length > schemas.code.maxLength) {
+      return sendError(reply, 400, 'invalid_request', `${HEADERS.loginCode} must be one wx.login code.`);
+    }
+    // The /auth routes' IP limit, in the same bucket: a code in a header is a login all the same.
+    if (limits.ip) {
+      const { count, resetMs } = await store.hit(`ip:${request.ip}`, limits.ip.timeWindowMs);
+      if (count > limits.ip.max) return rateLimited(reply, Math.max(1, Math.ceil(resetMs / 1000)));
+    }
+    const result = await exchange(request, reply, code);
+    if (!result) return reply;
+    const { token, tokenHash, session } = await issueToken(request, result);
+    tokenHeaders(reply, token);
+    admit(request, tokenHash, session, false);
+  }
+
+  /** `app.requireAuth` and the routes' own: a store failure is answered 503 here, whatever the route's error handler. */
+  const guarded = (inband: boolean) => async (request: FastifyRequest, reply: FastifyReply) => {
     try {
-      session = await store.get(tokenHash);
+      await authenticate(request, reply, inband);
     } catch (err) {
-      // Answered here, not by an error handler: the app's own routes may have another one.
       if (err instanceof StoreUnavailableError) return storeUnavailable(reply);
       throw err;
     }
-    // The store checks the deadlines on its own clock; this checks the lifetime on the server's.
-    if (!session || now() - session.createdAt >= tokenTtlMs) return invalidToken(reply, 'Token unknown, expired or revoked.', true);
-    admitted.set(request, { tokenHash, session });
-    request.auth = session.unionid === undefined ? { openid: session.openid } : { openid: session.openid, unionid: session.unionid };
-  }
+  };
+  // The app's routes take an in-band login; the plugin's revocation routes only a token.
+  const requireAuth = guarded(true);
+  const requireToken = guarded(false);
+
+  // In-band renewal: the first 2xx answer to a token past renewAfter carries its successor; the
+  // old token is marked renewed (so one renewal, whatever the concurrency) and dies after the grace.
+  app.addHook('onSend', async (request, reply, payload) => {
+    const found = admitted.get(request);
+    if (!found?.renew || reply.statusCode < 200 || reply.statusCode >= 300) return payload;
+    found.renew = false;
+    try {
+      if (!(await store.renew(found.tokenHash, renewGraceMs))) return payload;
+      const { token } = await issueToken(request, found.session, true);
+      tokenHeaders(reply, token);
+    } catch (err) {
+      // The answer itself is good: send it; the client renews next time or logs in again.
+      if (!(err instanceof StoreUnavailableError)) request.log.error({ err }, '[wx-login-kit] renewal failed');
+    }
+    return payload;
+  });
 
   function sessionOf(request: FastifyRequest) {
     const found = admitted.get(request);
@@ -410,43 +545,6 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
       });
     }
 
-    /**
-     * The per-openid limit, counted in the store (so across instances on Redis), not by
-     * @fastify/rate-limit: an app that registered that plugin first would hand us its own limiter
-     * (its createRateLimit wins), with its allowList and its store. True when it answered 429.
-     */
-    const openidLimit = limits.openid;
-    async function openidLimited(_request: FastifyRequest, reply: FastifyReply, openid: string): Promise<boolean> {
-      if (!openidLimit) return false;
-      const { count, resetMs } = await store.hit(`openid:${hashToken(openid).slice(0, 32)}`, openidLimit.timeWindowMs);
-      if (count <= openidLimit.max) return false;
-      rateLimited(reply, Math.max(1, Math.ceil(resetMs / 1000)));
-      return true;
-    }
-
-    /** code2Session for `code`; on failure answers the client and returns null. */
-    async function exchange(request: FastifyRequest, reply: FastifyReply, code: string): Promise<Code2SessionResult | null> {
-      let result: Code2SessionResult;
-      try {
-        result = await wechat.code2Session(code);
-      } catch (err) {
-        request.log.warn({ errcode: err instanceof WechatApiError ? err.errcode : undefined, reason: (err as Error).name }, 'code2Session failed');
-        wechatFailure(reply, err);
-        return null;
-      }
-      return (await openidLimited(request, reply, result.openid)) ? null : result;
-    }
-
-    /** A new 256-bit token for this session; only sha256(token) is stored. */
-    async function issueToken(request: FastifyRequest, result: Code2SessionResult) {
-      const token = newToken();
-      const session: Session = { openid: result.openid, session_key: result.session_key, createdAt: now() };
-      if (result.unionid !== undefined) session.unionid = result.unionid;
-      const revoked = await store.create(hashToken(token), session, { ttlMs: tokenTtlMs, idleMs, maxPerOpenid });
-      if (revoked.length > 0) request.log.info({ revoked: revoked.length }, 'oldest sessions of this openid revoked (maxSessionsPerOpenid)');
-      return { token, expiresIn: tokenTtlSeconds };
-    }
-
     /** Decrypts a button's encryptedData with this code's session_key; on failure answers 400 and returns null. */
     function decrypt(reply: FastifyReply, result: Code2SessionResult, body: { encryptedData: string; iv: string }) {
       try {
@@ -461,28 +559,49 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
     const bodyLimit = opts.bodyLimit ?? DEFAULTS.bodyLimit;
     // Revocation is never rate-limited: a stolen token spending the budget must not keep the
     // user from logging it out. The per-openid budget is the login bucket only.
-    const revocation = { bodyLimit, preHandler: requireAuth, config: { rateLimit: false as const } };
+    const revocation = { bodyLimit, preHandler: requireToken, config: { rateLimit: false as const } };
 
     routes.post('/login', { bodyLimit, schema: schemas.login }, async (request, reply) => {
       const result = await exchange(request, reply, (request.body as { code: string }).code);
-      return result ? noStore(reply).send(await issueToken(request, result)) : reply;
+      return result ? noStore(reply).send(await loginAnswer(request, result)) : reply;
     });
 
+    /** getuserphonenumber for a button's code, with `openid` to check it is that user's; on failure answers and returns null. */
+    async function askPhone(request: FastifyRequest, reply: FastifyReply, phoneCode: string, openid?: string) {
+      try {
+        return await wechat.getUserPhoneNumber(phoneCode, openid);
+      } catch (err) {
+        request.log.warn({ errcode: err instanceof WechatApiError ? err.errcode : undefined, reason: (err as Error).name }, 'getuserphonenumber failed');
+        if (err instanceof WechatApiError && err.errcode === 40029) {
+          sendError(reply, 400, 'invalid_phone_code', "WeChat rejected the phone code (expired, already used, or another user's). Ask the user to tap the button again.");
+          return null;
+        }
+        wechatFailure(reply, err);
+        return null;
+      }
+    }
+
     routes.post('/phone', { bodyLimit, schema: schemas.phone }, async (request, reply) => {
-      const body = request.body as { code: string; phoneCode?: string; encryptedData?: string; iv?: string };
+      const body = request.body as { code?: string; phoneCode?: string; encryptedData?: string; iv?: string };
+      if (body.code === undefined) {
+        // A logged-in user's tap: the number for the token's openid. No code2Session, no new
+        // session, no wx.login spent (WeChat checks the phone code against the openid).
+        if (!body.phoneCode) {
+          return sendError(reply, 400, 'invalid_request', 'Without a code, send phoneCode (the tap\'s detail.code) with your token; encryptedData needs a wx.login code from before the tap.');
+        }
+        await requireToken(request, reply);
+        if (reply.sent) return reply;
+        const bound = await askPhone(request, reply, body.phoneCode, request.auth!.openid);
+        if (!bound) return reply;
+        const { phoneNumber, purePhoneNumber, countryCode } = bound;
+        return noStore(reply).send({ phoneNumber, purePhoneNumber, countryCode });
+      }
       const result = await exchange(request, reply, body.code);
       if (!result) return reply;
-      let phone: { phoneNumber?: unknown; purePhoneNumber?: unknown; countryCode?: unknown };
+      let phone: { phoneNumber?: unknown; purePhoneNumber?: unknown; countryCode?: unknown } | null;
       if (body.phoneCode) {
-        try {
-          phone = await wechat.getUserPhoneNumber(body.phoneCode);
-        } catch (err) {
-          request.log.warn({ errcode: err instanceof WechatApiError ? err.errcode : undefined, reason: (err as Error).name }, 'getuserphonenumber failed');
-          if (err instanceof WechatApiError && err.errcode === 40029) {
-            return sendError(reply, 400, 'invalid_phone_code', 'WeChat rejected the phone code (expired or already used). Ask the user to tap the button again.');
-          }
-          return wechatFailure(reply, err);
-        }
+        phone = await askPhone(request, reply, body.phoneCode);
+        if (!phone) return reply;
       } else {
         const data = decrypt(reply, result, body as { encryptedData: string; iv: string });
         if (!data) return reply;
@@ -492,7 +611,7 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
       if (typeof phoneNumber !== 'string' || typeof purePhoneNumber !== 'string' || typeof countryCode !== 'string') {
         return sendError(reply, 400, 'decrypt_failed', 'The phone data has no phoneNumber, purePhoneNumber and countryCode.');
       }
-      return noStore(reply).send({ ...(await issueToken(request, result)), phoneNumber, purePhoneNumber, countryCode });
+      return noStore(reply).send({ ...(await loginAnswer(request, result)), phoneNumber, purePhoneNumber, countryCode });
     });
 
     routes.post('/profile', { bodyLimit, schema: schemas.profile }, async (request, reply) => {
@@ -503,7 +622,7 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
       if (!data) return reply;
       // Only display fields: openId/unionId in the data are not trusted (see the top of this file).
       const { nickName, avatarUrl, gender, language, city, province, country } = data;
-      return noStore(reply).send({ ...(await issueToken(request, result)), userInfo: { nickName, avatarUrl, gender, language, city, province, country } });
+      return noStore(reply).send({ ...(await loginAnswer(request, result)), userInfo: { nickName, avatarUrl, gender, language, city, province, country } });
     });
 
     routes.post('/logout', { ...revocation, schema: schemas.logout }, async (request) => {
@@ -515,7 +634,7 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
       revoked: await store.revokeAll(request.auth!.openid),
     }));
 
-    routes.get('/sessions', { preHandler: requireAuth, schema: schemas.sessions }, async (request, reply) => {
+    routes.get('/sessions', { preHandler: requireToken, schema: schemas.sessions }, async (request, reply) => {
       const current = sessionOf(request).tokenHash;
       const sessions = await store.list(request.auth!.openid);
       return noStore(reply).send({ sessions: sessions.map((s) => ({ ...s, current: s.id === current })) });

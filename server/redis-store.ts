@@ -142,6 +142,20 @@ if live then return 1 end
 return 0
 `;
 
+// KEYS: session. ARGV: now, graceMs. Marks a live, not yet renewed session renewed and ends it
+// within the grace; returns 1 if it did.
+const RENEW = `${IS_LIVE}
+local raw = redis.call('GET', KEYS[1])
+local now = tonumber(ARGV[1])
+if not isLive(raw, now) then return 0 end
+local s = cjson.decode(raw)
+if s.renewed then return 0 end
+s.renewed = true
+s.expiresAt = math.min(s.expiresAt, now + tonumber(ARGV[2]))
+redis.call('SET', KEYS[1], cjson.encode(s), 'PX', math.max(1, s.expiresAt - now))
+return 1
+`;
+
 // KEYS: counter. ARGV: windowMs. Returns {hits in the window, ms until it ends}.
 const HIT = `
 local count = redis.call('INCR', KEYS[1])
@@ -221,7 +235,7 @@ export function createRedisStore(opts: RedisStoreOptions): SessionStore & { redi
   const sessionKey = (id: string) => sessionPrefix + id;
   const indexKey = (openid: string) => `${prefix}o:${hashToken(openid)}`;
 
-  const scripts = { Create: [2, CREATE], List: [1, LIST], RevokeAll: [1, REVOKE_ALL], Revoke: [2, REVOKE], Unlock: [1, UNLOCK], Hit: [1, HIT] } as const;
+  const scripts = { Create: [2, CREATE], List: [1, LIST], RevokeAll: [1, REVOKE_ALL], Revoke: [2, REVOKE], Renew: [1, RENEW], Unlock: [1, UNLOCK], Hit: [1, HIT] } as const;
   const commands = redis as unknown as Record<string, Command | undefined>;
   for (const [name, [numberOfKeys, lua]] of Object.entries(scripts)) {
     if (!commands[`wxLoginKit${name}`]) redis.defineCommand(`wxLoginKit${name}`, { numberOfKeys, lua });
@@ -290,6 +304,10 @@ export function createRedisStore(opts: RedisStoreOptions): SessionStore & { redi
 
     async revokeAll(openid) {
       return (await run('RevokeAll', indexKey(openid), now(), sessionPrefix)) as number;
+    },
+
+    async renew(tokenHash, graceMs) {
+      return (await run('Renew', sessionKey(tokenHash), now(), graceMs)) === 1;
     },
 
     async ping() {

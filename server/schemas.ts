@@ -4,7 +4,7 @@
  * enough that nothing large reaches WeChat or the decryptor.
  */
 
-const code = { type: 'string', minLength: 1, maxLength: 128, description: 'A wx.login code: valid 5 minutes, single use.' } as const;
+export const code = { type: 'string', minLength: 1, maxLength: 128, description: 'A wx.login code: valid 5 minutes, single use.' } as const;
 const encryptedData = { type: 'string', minLength: 1, maxLength: 8192, description: 'encryptedData from the button, base64.' } as const;
 const iv = { type: 'string', minLength: 1, maxLength: 64, description: 'iv from the button, base64.' } as const;
 
@@ -32,10 +32,20 @@ const bearer = [{ bearer: [] }];
 export const openapiInfo = {
   info: {
     title: 'wx-login-kit server contract',
-    description: 'wx.login code -> code2Session -> token. https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/login.html',
+    description: [
+      'wx.login code -> code2Session -> token. https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/login.html',
+      '',
+      'In-band login: a request to one of the app\'s protected routes with no Authorization but `X-WX-Login-Code: <wx.login code>` logs in on the way (same caps, limits and errors as POST /auth/login; a used code is 401 invalid_code); its answer carries `X-WX-Token: <token>` and `X-WX-Token-Expires-In: <seconds>`, with Cache-Control: no-store.',
+      'In-band renewal: once a token has lived `renewAfter` of its lifetime (default half), the next authenticated 2xx answer carries its successor in the same two headers; the old token keeps working `renewGraceSeconds` (default 60) more.',
+    ].join('\n'),
     version: '1',
   },
-  components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+  components: {
+    securitySchemes: {
+      bearer: { type: 'http', scheme: 'bearer' },
+      loginCode: { type: 'apiKey', in: 'header', name: 'X-WX-Login-Code', description: 'A wx.login code, for an in-band login.' },
+    },
+  },
 } as const;
 
 export const login = {
@@ -45,22 +55,23 @@ export const login = {
 } as const;
 
 export const phone = {
-  summary: 'Log in with the phone number from a getPhoneNumber / getRealtimePhoneNumber button',
+  summary: 'Log in with the phone number from a getPhoneNumber / getRealtimePhoneNumber button, or bind it to a logged-in user',
+  description:
+    'With `code` (a wx.login code from before the tap): code2Session, a new session, the token and the number. Without `code`, with `Authorization: Bearer <token>` and `phoneCode`: the number of the token\'s user (WeChat checks the phone code against the openid); no new session, no token in the answer.',
   body: {
     type: 'object',
-    required: ['code'],
     properties: {
       code,
       phoneCode: { type: 'string', minLength: 1, maxLength: 256, description: "The button's detail.code." },
       encryptedData,
       iv,
     },
-    anyOf: [{ required: ['phoneCode'] }, { required: ['encryptedData', 'iv'] }],
+    anyOf: [{ required: ['phoneCode'] }, { required: ['code', 'encryptedData', 'iv'] }],
   },
   response: {
     200: {
       type: 'object',
-      required: ['token', 'expiresIn', 'phoneNumber', 'purePhoneNumber', 'countryCode'],
+      required: ['phoneNumber', 'purePhoneNumber', 'countryCode'],
       properties: { ...token, phoneNumber: { type: 'string' }, purePhoneNumber: { type: 'string' }, countryCode: { type: 'string' } },
     },
     ...errors,

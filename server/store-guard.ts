@@ -49,6 +49,7 @@ export function guardStore(store: SessionStore, log: Log): SessionStore {
     list: guard(store.list.bind(store)),
     revoke: guard(store.revoke.bind(store)),
     revokeAll: guard(store.revokeAll.bind(store)),
+    renew: guard(store.renew.bind(store)),
     hit: guard(store.hit.bind(store)),
     accessTokenCache(appid): AccessTokenCache {
       const cache = store.accessTokenCache(appid);

@@ -26,6 +26,8 @@ export interface StoredSession extends Session {
   lastSeenAt: number;
   /** Idle timeout in ms; 0 means none. */
   idleMs: number;
+  /** Set by `renew`: a successor was issued and this token lives only for the grace. */
+  renewed?: boolean;
 }
 
 /** One live session as `list` shows it: no token, no session_key. */
@@ -75,6 +77,12 @@ export interface SessionStore {
   revoke(openid: string, id: string): Promise<boolean>;
   /** Revokes every session of the openid; resolves to how many were live. */
   revokeAll(openid: string): Promise<number>;
+  /**
+   * Marks a live session renewed and ends it within `graceMs` (ms), at once for every process.
+   * Resolves to false, changing nothing, when it is not live or was renewed already: one renewal
+   * per token, however many requests carry it at the time.
+   */
+  renew(tokenHash: string, graceMs: number): Promise<boolean>;
   /** The shared access_token cache of `appid`. */
   accessTokenCache(appid: string): AccessTokenCache;
   /**
@@ -234,6 +242,15 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): SessionStore &
       const live = liveIds(openid);
       live.forEach(remove);
       return live.length;
+    },
+
+    async renew(tokenHash, graceMs) {
+      const s = sessions.get(tokenHash);
+      const t = now();
+      if (!s || !isLive(s, t) || s.renewed) return false;
+      s.renewed = true;
+      s.expiresAt = Math.min(s.expiresAt, t + graceMs);
+      return true;
     },
 
     accessTokenCache(appid) {

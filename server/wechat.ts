@@ -60,14 +60,14 @@ export interface WechatClient {
   code2Session(code: string): Promise<Code2SessionResult>;
   /**
    * Exchanges the `detail.code` of a getPhoneNumber / getRealtimePhoneNumber button for the
-   * user's number. When WeChat answers 40001 or 42001 (access token superseded or expired), asks
+   * user's number. With `openid`, WeChat checks the code is that user's (a mismatch is 40029 here). When WeChat answers 40001 or 42001 (access token superseded or expired), asks
    * for a fresh token and retries once.
    * @throws WechatApiError on an errcode (40029 invalid, expired or used phone code; 40001/42001
    *   twice in a row; 40013/40125 from the token call, ...), or errcode 0 when the answer has no
    *   phone_info or its watermark is for another appid
    * @throws WechatUnreachableError on network failure, timeout, non-200 or non-JSON
    */
-  getUserPhoneNumber(phoneCode: string): Promise<PhoneInfo>;
+  getUserPhoneNumber(phoneCode: string, openid?: string): Promise<PhoneInfo>;
 }
 
 // What code2Session's fields look like: session_key is base64 of the 16-byte AES-128 key
@@ -109,26 +109,26 @@ export function createWechatClient(opts: WechatClientOptions): WechatClient {
     return result;
   }
 
-  function askPhoneNumber(accessToken: string, phoneCode: string) {
+  function askPhoneNumber(accessToken: string, phoneCode: string, openid?: string) {
     const query = new URLSearchParams({ access_token: accessToken });
     return callWechat('getPhoneNumber', `${base}/wxa/business/getuserphonenumber?${query}`, {
       fetch: doFetch,
       timeoutMs,
-      json: { code: phoneCode },
+      json: openid === undefined ? { code: phoneCode } : { code: phoneCode, openid },
     });
   }
 
-  async function getUserPhoneNumber(phoneCode: string): Promise<PhoneInfo> {
+  async function getUserPhoneNumber(phoneCode: string, openid?: string): Promise<PhoneInfo> {
     const token = await accessTokens.get();
     let answer: Record<string, unknown>;
     try {
-      answer = await askPhoneNumber(token, phoneCode);
+      answer = await askPhoneNumber(token, phoneCode, openid);
     } catch (err) {
       // Another process may have force-refreshed the token (40001 once the 5-minute overlap is
       // over), or it expired under us: WeChat checks the token before the code, so the phone
       // code is still unused and one retry with a fresh token is safe.
       if (!(err instanceof WechatApiError) || !STALE_TOKEN_ERRCODES.has(err.errcode)) throw err;
-      answer = await askPhoneNumber(await accessTokens.refresh(token), phoneCode);
+      answer = await askPhoneNumber(await accessTokens.refresh(token), phoneCode, openid);
     }
 
     const info = answer.phone_info as Partial<PhoneInfo> | undefined;

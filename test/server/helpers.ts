@@ -52,6 +52,8 @@ export async function wxLogin(emulatorUrl: string, user = 'alice', appid = APPID
 
 export interface Harness {
   emulator: Emulator;
+  /** Every request the emulator received, 'METHOD /path', oldest first. */
+  emulatorRequests: string[];
   emulatorUrl: string;
   emulatorClock: Clock;
   server: FastifyInstance;
@@ -62,18 +64,22 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** Emulator + reference server wired together, each on an ephemeral port with its own clock. */
-export async function startStack(serverOpts: Partial<ServerOptions> = {}): Promise<Harness> {
+/**
+ * Emulator + reference server wired together, each on an ephemeral port with its own clock.
+ * `serverOpts` may be a function of the server's clock (e.g. for a store on the same clock).
+ */
+export async function startStack(serverOpts: Partial<ServerOptions> | ((serverClock: Clock) => Partial<ServerOptions>) = {}): Promise<Harness> {
   const emu = await startEmulator();
   const serverClock = manualClock();
   const server = buildServer({
     wechat: { apiBase: emu.url, appid: APPID, secret: SECRET },
     now: serverClock.now,
-    ...serverOpts,
+    ...(typeof serverOpts === 'function' ? serverOpts(serverClock) : serverOpts),
   });
   const serverUrl = await listen(server);
   return {
     emulator: emu.emulator,
+    emulatorRequests: emu.requests,
     emulatorUrl: emu.url,
     emulatorClock: emu.clock,
     server,

@@ -107,10 +107,15 @@ describe('POST /auth/phone', () => {
     ['no phoneCode and no encryptedData', { code: 'x' }],
     ['encryptedData without iv', { code: 'x', encryptedData: 'AAAA' }],
     ['a numeric phoneCode', { code: 'x', phoneCode: 5 }],
-    ['no code', { phoneCode: 'p' }],
+    ['encryptedData without a code', { encryptedData: 'AAAA', iv: 'AAAA' }],
   ])('%s gets 400 invalid_request', async (_, body) => {
     const res = await post('/auth/phone', body);
     expect([res.status, res.body.error]).toEqual([400, 'invalid_request']);
+  });
+
+  it('a phoneCode without a code needs a token (binding to a logged-in user): 401 invalid_token without one', async () => {
+    const res = await post('/auth/phone', { phoneCode: 'p' });
+    expect([res.status, res.body.error]).toEqual([401, 'invalid_token']);
   });
 });
 
