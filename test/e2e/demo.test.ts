@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 const ROOT = path.resolve(__dirname, '../..');
 
 // Each test runs the demo in its own process, which first packs (builds) the kit. Measured on a
-// 2-core machine (2026-12-01): 10–17 s per test idle (load average < 1.5), 25–34 s at load 5–6 (a
+// 2-core machine (2026-12-01): 10–17 s per test idle (load average < 1.5), 20–34 s at load 4–6 (a
 // mutation run and other test runs beside it); a busy machine has been seen taking 99–120 s.
 // The timeout is ten times the slowest idle run: it only fires on a hang, never on a slow machine.
 const IDLE_MS = 17_000;

@@ -13,7 +13,7 @@ import { APPID, SECRET, startEmulator } from './helpers';
 const ROOT = path.resolve(__dirname, '../..');
 
 // The test starts four server processes (tsx compiles each) one after another. Measured on a
-// 2-core machine (2026-12-01): 2.7–3.3 s idle (load average < 1.5), 7.4 s at load 6 (a mutation
+// 2-core machine (2026-12-01): 2.7–3.3 s idle (load average < 1.5), 5.2–7.4 s at load 5–6 (a mutation
 // run and other test runs beside it). The timeout is ten times the slowest idle run: it only
 // fires on a hang, never on a slow machine.
 const IDLE_MS = 3_300;
