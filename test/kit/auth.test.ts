@@ -420,6 +420,9 @@ describe('request', () => {
     ['https://api.example.com', 'https://api.example.com\t/x'],
     ['https://api.example.com', 'https://api.example.com:44a3/x'],
     ['https://api.example.com', 'ftp://api.example.com/x'],
+    ['https://api.example.com', 'https://api.example.com:443x/x'],
+    ['https://api.example.com', 'https://evil.example.net:api.example.com/x'],
+    ['https://api.example.com:8443', 'https://api.example.com8443/x'],
     ['https://api.example.com', 'https://user@api.example.com/x'],
     ['https://api.example.com', 'https://:@api.example.com/x'],
   ])('baseURL %s and %s are different origins: no token', async (baseURL, url) => {
