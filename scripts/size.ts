@@ -18,8 +18,11 @@ import pc from 'picocolors';
 import { TARGET } from './build';
 
 // ES bundle: 3 KiB until the registry every module copy shares (+150 B), 3.2 KiB until
-// uploadFile, downloadFile and abort (+365 B). As shipped: 3.75 KiB.
-const BUDGETS = { shipped: 3840, esm: 3584 };
+// uploadFile, downloadFile and abort (+365 B), 3.5 KiB until logout on the server, logout winning
+// at every stage, globalData cleared with a dead token and the name warning (+149 B): those cost
+// more than shorter code could win back, and cutting the error messages' "what to do" is no
+// saving. Both are now 3.75 KiB.
+const BUDGETS = { shipped: 3840, esm: 3840 };
 const ROOT = path.resolve(__dirname, '..');
 const BUTTON = path.join(ROOT, 'src/components/login-button/index');
 const PROFILE = path.join(ROOT, 'src/components/login-profile/index');
