@@ -4,7 +4,8 @@
  *
  *   const app = Fastify(serverOptions({ logger: true, trustProxy: true }));
  *
- * What it fills in (an option the app sets itself wins, but for the log redactions, which add up):
+ * What it fills in (an option the app sets itself wins, 0 included, but for the log redactions,
+ * which add up):
  * - timeouts: fastify's defaults are 0, so a client sending its body a byte at a time holds a
  *   connection for ever (slowloris). Node checks `requestTimeout` (and `headersTimeout`, no longer
  *   than it) every `http.connectionsCheckingInterval` ms, so a slow client is cut within the sum
@@ -101,12 +102,12 @@ function loggerOptions(logger: FastifyServerOptions['logger']): FastifyServerOpt
 export function serverOptions(options: FastifyHttpOptions<Server> = {}): FastifyHttpOptions<Server> {
   const given = options;
   const ajv = given.ajv ?? {};
-  const requestTimeout = given.requestTimeout || SERVER_DEFAULTS.requestTimeout;
+  const requestTimeout = given.requestTimeout ?? SERVER_DEFAULTS.requestTimeout;
   return {
     ...options,
     requestTimeout,
-    connectionTimeout: given.connectionTimeout || SERVER_DEFAULTS.connectionTimeout,
-    keepAliveTimeout: given.keepAliveTimeout || SERVER_DEFAULTS.keepAliveTimeout,
+    connectionTimeout: given.connectionTimeout ?? SERVER_DEFAULTS.connectionTimeout,
+    keepAliveTimeout: given.keepAliveTimeout ?? SERVER_DEFAULTS.keepAliveTimeout,
     // Node checks requestTimeout only where headersTimeout (default 60 s) is not longer than it,
     // and fastify sets it after the server exists: hand both to the constructor as well.
     http: {

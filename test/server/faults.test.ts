@@ -207,6 +207,8 @@ describe('slow clients', () => {
     expect(logger.level).toBe('debug');
     expect(logger.redact).toEqual(expect.arrayContaining(['req.headers["x-api-key"]', 'req.headers.authorization', 'err.rawPacket']));
     expect(serverOptions()).toMatchObject({ requestTimeout: 30_000, logger: undefined });
+    // 0 is the app's own choice (no timeout), not a gap to fill.
+    expect(serverOptions({ requestTimeout: 0, keepAliveTimeout: 0 })).toMatchObject({ requestTimeout: 0, keepAliveTimeout: 0, connectionTimeout: 60_000 });
   });
 });
 
