@@ -7,14 +7,16 @@
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { wxLogin } from '../../server';
+import { encryptData } from '../../server/wechat-crypto';
 import { APPID, SECRET, listen, postJson } from './helpers';
 
 const OPENID = 'oAppWithoutUnionId0000000001';
+const SESSION_KEY = randomBytes(16).toString('base64');
 
 /** A WeChat whose code2Session answers every code for OPENID, without unionid (an app bound to no Open Platform account). */
 async function wechatWithoutUnionid() {
   const app = Fastify();
-  app.get('/sns/jscode2session', async () => ({ openid: OPENID, session_key: randomBytes(16).toString('base64') }));
+  app.get('/sns/jscode2session', async () => ({ openid: OPENID, session_key: SESSION_KEY }));
   return { app, url: await listen(app) };
 }
 
@@ -57,6 +59,21 @@ it('app.wxLogin lists, revokes one and revokes all of an openid’s sessions', a
   expect(await Promise.all(tokens.map(status))).toEqual([401, 200, 200]);
   expect(await app.wxLogin.revokeAll(OPENID)).toBe(2);
   expect(await Promise.all(tokens.map(status))).toEqual([401, 401, 401]);
+  expect(await app.wxLogin.list(OPENID)).toEqual([]);
+});
+
+it('DELETE /auth/sessions/:id answers {ok: true}', async () => {
+  const token = await login();
+  const [session] = await app.wxLogin.list(OPENID);
+  const res = await fetch(`${url}/auth/sessions/${session.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+  expect([res.status, await res.json()]).toEqual([200, { ok: true }]);
+});
+
+it('legacy phone data that decrypts but has no phone number: 400 decrypt_failed, no token', async () => {
+  const sealed = encryptData(SESSION_KEY, { watermark: { appid: APPID, timestamp: 1 } });
+  const res = await postJson(`${url}/auth/phone`, { code: 'any-code', ...sealed });
+  const body = (await res.json()) as Record<string, unknown>;
+  expect([res.status, body.error, body.token]).toEqual([400, 'decrypt_failed', undefined]);
   expect(await app.wxLogin.list(OPENID)).toEqual([]);
 });
 
