@@ -340,6 +340,15 @@ describe('memory store', () => {
     expect((await store.hit('openid:old', 1000)).count).toBe(1);
   });
 
+  it('ends a window behind a longer one too: a short window is not kept alive by the keys before it', async () => {
+    const clock = manualClock();
+    const store = createMemoryStore({ now: clock.now });
+    await store.hit('openid:long', HOUR);
+    for (let i = 0; i < 3; i++) await store.hit('openid:a', 1000);
+    clock.advance(1000);
+    expect(await store.hit('openid:a', 1000)).toEqual({ count: 1, resetMs: 1000 });
+  });
+
   // BUG (server/store.ts, hit): at the cap, every hit drops the oldest live window first, even a
   // hit on a key that already has one and needs no room; so a table kept full (by many IPv6
   // addresses, say) keeps resetting live counts. The loop that trims the head should make room
