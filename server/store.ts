@@ -276,14 +276,15 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): SessionStore &
 
     async hit(key, windowMs) {
       const t = now();
-      // Windows that ended are at the head (for one window length; longer ones only delay this).
-      for (const [k, h] of hits) {
-        if (h.resetAt > t && hits.size < maxEntries) break;
-        hits.delete(k);
-      }
       let h = hits.get(key);
       if (!h || h.resetAt <= t) {
         hits.delete(key);
+        // A new window: drop the ended ones at the head (for one window length; longer ones only
+        // delay this) and, at the cap, the oldest, to make room. A key already counted drops none.
+        for (const [k, old] of hits) {
+          if (old.resetAt > t && hits.size < maxEntries) break;
+          hits.delete(k);
+        }
         h = { count: 0, resetAt: t + windowMs };
         hits.set(key, h);
       }
