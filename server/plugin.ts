@@ -261,7 +261,9 @@ function wechatFailure(reply: FastifyReply, err: unknown) {
         reply.header('Retry-After', '60'),
         429,
         'rate_limited',
-        'Too many logins for this user in the last minute. Retry after 60 seconds with a fresh wx.login code.',
+        err.api === 'code2Session'
+          ? 'Too many logins for this user in the last minute. Retry after 60 seconds with a fresh wx.login code.'
+          : `WeChat's per-minute quota of ${err.api} is spent. Retry after 60 seconds.`,
         { retryAfter: 60 },
       );
     case -1:
@@ -273,7 +275,7 @@ function wechatFailure(reply: FastifyReply, err: unknown) {
         reply,
         502,
         'wechat_error',
-        `WeChat refused code2Session with errcode ${err.errcode}; check the server's appid and secret.`,
+        `WeChat refused ${err.api} with errcode ${err.errcode}; check the server's appid and secret.`,
         { errcode: err.errcode },
       );
   }
