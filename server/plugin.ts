@@ -393,6 +393,9 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
   }
 
 
+  /** One hit on a client IP's counter: the /auth routes' limiter and an in-band login share it. */
+  const ipHit = (ip: string, windowMs: number) => store.hit(`ip:${ip}`, windowMs);
+
   const renewAfter = opts.renewAfter ?? DEFAULTS.renewAfter;
   // Off at 0 or 1 (or beyond): a token is never old enough.
   const renewAtMs = renewAfter > 0 && renewAfter < 1 ? renewAfter * tokenTtlMs : Infinity;
@@ -429,7 +432,7 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
     }
     // The /auth routes' IP limit, in the same bucket: a code in a header is a login all the same.
     if (limits.ip) {
-      const { count, resetMs } = await store.hit(`ip:${request.ip}`, limits.ip.timeWindowMs);
+      const { count, resetMs } = await ipHit(request.ip, limits.ip.timeWindowMs);
       if (count > limits.ip.max) return rateLimited(reply, Math.max(1, Math.ceil(resetMs / 1000)));
     }
     const result = await exchange(request, reply, code);
@@ -519,7 +522,7 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
     /** @fastify/rate-limit's store interface (`new Store(options)`, `incr`, `child`) over `store.hit`. */
     class IpCounter {
       incr(key: string, done: (err: Error | null, res?: { current: number; ttl: number }) => void, timeWindowMs: number) {
-        store.hit(`ip:${key}`, timeWindowMs).then(
+        ipHit(key, timeWindowMs).then(
           ({ count, resetMs }) => done(null, { current: count, ttl: resetMs }),
           (err: Error) => done(err),
         );

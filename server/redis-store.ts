@@ -8,7 +8,7 @@
  *   <prefix>o:<sha256(openid)>     sorted set of the openid's session ids, oldest first
  *   <prefix>at:<appid>             JSON {token, expiresAt}: the shared access_token
  *   <prefix>at:<appid>:lock        the refresh lock (SET NX PX, released only by its holder)
- *   <prefix>rl:...                 the plugin's rate-limit counters (@fastify/rate-limit)
+ *   <prefix>rl:...                 the plugin's rate-limit counters (`hit`: per IP and per openid)
  * Only hashes of tokens are keys. Each read-modify-write is one Lua script, so it is atomic. The
  * scripts build key names inside, so the store needs one Redis (or one Cluster slot), not a Cluster.
  * Reading a session is what every authenticated request does, so it is cheap: the reads of one
