@@ -86,7 +86,7 @@ export function createAuth(options: AuthOptions) {
   const events = createEmitter<AuthEvents>();
   const codes = createCodeKeeper(wx, o.codeRefreshInterval);
   const store = createTokenStore(wx, o.storageKey, o.globalDataKey, (err) =>
-    events.emit('error', new WxLoginKitError('storage failed; the token is kept in memory only', err)),
+    events.emit('error', new WxLoginKitError('storage failed; the token is in memory only', err)),
   );
   let inflight: Promise<string> | null = null;
   let relogins: number[] = [];
@@ -96,6 +96,11 @@ export function createAuth(options: AuthOptions) {
   let wake = () => {};
   // The server rejected our token: until a new one is saved, logins count against the budget.
   let rejected = false;
+  // In-band login: requests waiting for the login under way that offer to carry its code. Each
+  // sends it and returns its answer, or returns nothing once aborted. Emptied when the login ends.
+  let carriers: Array<(code: string) => Promise<WxResponse> | undefined> = [];
+  // Off, or the server answered an in-band login without a token: the login POST from now on.
+  let classic = !o.inbandLogin;
 
   /**
    * The current token while it is within its `expiresAt`, else null. An expired one is dropped
@@ -116,8 +121,21 @@ export function createAuth(options: AuthOptions) {
     events.emit('login', token);
     return token;
   };
+  /**
+   * Stores the token an answer brings in `X-WX-Token` (+ `X-WX-Token-Expires-In`, s), after an
+   * in-band login or a renewal; returns it, if any. Names in any case: WeChat passes them on as
+   * the server sent them.
+   */
+  const adopt = (res: { header?: WxObject }) => {
+    const h: Record<string, string> = {};
+    for (const k in res.header) h[k.toLowerCase()] = res.header[k] as string;
+    return h['x-wx-token'] && save(h['x-wx-token'], +h['x-wx-token-expires-in']);
+  };
 
-  /** One attempt: a code, the login POST, a token. Throws LoginError; `live` throws once logged out. */
+  /**
+   * One attempt: a code, then a token from the answer of a request that carried it (in-band), else
+   * from the login POST. Throws LoginError; `live` throws once logged out.
+   */
   async function loginOnce(live: () => void): Promise<string> {
     const path = o.loginPath;
     live();
@@ -125,23 +143,26 @@ export function createAuth(options: AuthOptions) {
       throw new LoginError('WX_LOGIN', `wx.login failed (${err && err.errMsg})`, err);
     });
     live();
-    const res = await wxSend<WxResponse>(wx, 'request', { url: resolveURL(o.baseURL, path), method: 'POST', data: o.loginData(code) }).catch((err) => {
-      throw new LoginError('NETWORK', `login POST ${path} got no answer`, err);
+    let carried: Promise<WxResponse> | undefined;
+    if (!classic) carriers.some((offer) => (carried = offer(code)));
+    if (carried) {
+      const res = await carried.catch(() => ({}));
+      live();
+      const token = adopt(res);
+      if (token) return token;
+      // No token in the answer (a server that does not log in on the way, or refused to), or no
+      // answer: this login and every later one go by POST, with a new code. No loop.
+      classic = true;
+      return loginOnce(live);
+    }
+    // A non-2xx rejects HTTPError, no answer NetworkError: the cause, and the message after "login".
+    const res = await call<WxResponse>('request', { url: path, method: 'POST', data: o.loginData(code), auth: false }).catch((err: HTTPError) => {
+      throw new LoginError(err.statusCode ? 'HTTP' : 'NETWORK', err.message.replace('[wx-login-kit]', 'login'), err);
     });
-    const status = res.statusCode;
-    if (status < 200 || status > 299) {
-      throw new LoginError('HTTP', `login POST ${path} answered HTTP ${status}`, new HTTPError('POST', path, status, res.data));
-    }
-    let parsed: ReturnType<typeof o.parseLogin> = null;
-    let parseErr: unknown;
-    try {
-      parsed = o.parseLogin(res.data);
-    } catch (err) {
-      parseErr = err;
-    }
+    // wx.request hands JSON over parsed: a string here is an answer that was not JSON.
+    const parsed = o.parseLogin(res.data);
     if (!parsed || typeof parsed.token !== 'string' || !parsed.token) {
-      const got = typeof res.data === 'string' ? 'text, not JSON' : 'JSON without a string token';
-      throw new LoginError('BAD_RESPONSE', `login answer of ${path} has no token (got ${got}); nothing stored`, parseErr);
+      throw new LoginError('BAD_RESPONSE', `login answer of ${path} has no token (got ${typeof res.data}); nothing stored`);
     }
     live();
     return save(parsed.token, parsed.expiresIn);
@@ -162,9 +183,9 @@ export function createAuth(options: AuthOptions) {
       try {
         return await loginOnce(live);
       } catch (err) {
-        // Anything else that throws here is the loginData adapter.
-        const e = started !== epoch ? aborted() : err instanceof LoginError ? err : new LoginError('BAD_RESPONSE', `loginData threw (${err})`, err);
-        const transient = e.code === 'WX_LOGIN' || e.code === 'NETWORK' || (e.code === 'HTTP' && (e.cause as HTTPError).statusCode > 499);
+        // Anything else that throws here is the loginData or parseLogin adapter.
+        const e = started !== epoch ? aborted() : err instanceof LoginError ? err : new LoginError('BAD_RESPONSE', `loginData/parseLogin threw (${err})`, err);
+        const transient = e.code === 'HTTP' ? (e.cause as HTTPError).statusCode > 499 : e.code === 'WX_LOGIN' || e.code === 'NETWORK';
         if (!transient || attempt >= o.loginRetries) throw report(e);
         await new Promise<void>((resolve) => setTimeout((wake = resolve), o.retryDelay * 2 ** attempt));
       }
@@ -176,7 +197,7 @@ export function createAuth(options: AuthOptions) {
     if (!inflight) {
       const p = (inflight = loginWithRetries());
       // Only this login's own slot: logout() may have let a newer one start.
-      const clear = () => inflight === p && (inflight = null);
+      const clear = () => inflight === p && ((inflight = null), (carriers = []));
       p.then(clear, clear);
     }
     return inflight;
@@ -217,7 +238,7 @@ export function createAuth(options: AuthOptions) {
    * One mechanism for every call to the server (request, uploadFile, downloadFile): the token for
    * trusted origins, the login it waits for, the 401 recovery, abort and progress.
    */
-  function call<R extends { statusCode: number; data?: unknown }>(
+  function call<R extends { statusCode: number; data?: unknown; header?: WxObject }>(
     kind: 'request' | 'uploadFile' | 'downloadFile',
     options: (WxRequestOption | WxUploadFileOption | WxDownloadFileOption) & CallOptions & { onProgressUpdate?: (res: never) => void },
     result: (raw: R) => R = (raw) => raw,
@@ -234,16 +255,17 @@ export function createAuth(options: AuthOptions) {
     const live = () => {
       if (stopped) throw stopped;
     };
-    const send = (token?: string) => {
+    const send = (token?: string, code?: string) => {
       live();
       const header: WxObject = Object.assign({}, options.header);
-      if (token) {
+      if (token || code) {
         // Ours replaces a caller's header of the same name, whatever its case.
         for (const k in header) if (k.toLowerCase() === o.tokenHeader.toLowerCase()) delete header[k];
-        header[o.tokenHeader] = o.tokenScheme ? o.tokenScheme + ' ' + token : token;
+        if (token) header[o.tokenHeader] = o.tokenScheme ? o.tokenScheme + ' ' + token : token;
+        else header['x-wx-login-code'] = code;
       }
       // No queue of our own: since base library 1.4.0 WeChat queues calls past its 10 concurrent.
-      return wxSend<R>(wx, kind, Object.assign({}, options, { url, header }), (t) => {
+      return wxSend<R>(wx, kind, method, Object.assign({}, options, { url, header }), (t) => {
         task = t;
         if (options.onProgressUpdate && t.onProgressUpdate) t.onProgressUpdate(options.onProgressUpdate);
         if (options.onHeadersReceived && t.onHeadersReceived) t.onHeadersReceived(options.onHeadersReceived);
@@ -256,15 +278,33 @@ export function createAuth(options: AuthOptions) {
     // isUnauthorized reads a wx.request answer: give the others the same shape.
     const unauthorized = (res: R) => o.isUnauthorized(Object.assign({ header: {}, cookies: [] }, res) as unknown as WxResponse);
 
+    /**
+     * Sends with the token `need` resolves. A request that waits for a login offers to carry its
+     * code (in-band login): if the login picks it, its own answer stands when it brought the token
+     * or is a 2xx; otherwise it is sent again with the token. An answer to the token we hold may
+     * bring its successor (in-band renewal). Resolves the answer and the token.
+     */
+    async function attempt(need: Promise<string> | string): Promise<[R, string]> {
+      let carried: Promise<R> | undefined;
+      if (need === inflight && kind === 'request') carriers.push((code) => (stopped ? undefined : (carried = send(undefined, code))) as Promise<WxResponse> | undefined);
+      const token = await Promise.race([need, aborted]);
+      let res = carried && (await carried);
+      // `classic` is still off only when the carried answer brought the token (see loginOnce).
+      if (!res || (res.statusCode > 299 && classic)) {
+        res = await send(token);
+        // Only a successor of the token held now: an answer to an older one is older news.
+        if (res.statusCode < 300 && fresh() === token) adopt(res);
+      }
+      return [res, token];
+    }
+
     async function run(): Promise<R> {
       if (options.auth === false || trusted.indexOf(originOf(url) as string) < 0) return check(await send());
-      let token = fixed || (await Promise.race([rejected ? relogin() : ensureLogin(), aborted]));
-      let res = await send(token);
+      let [res, token] = await attempt(fixed || (rejected ? relogin() : ensureLogin()));
       if (!unauthorized(res)) return check(res);
       if (fixed) return res;
       live();
-      token = await Promise.race([recover(token), aborted]);
-      res = await send(token);
+      [res] = await attempt(recover(token));
       return check(res, unauthorized(res) ? ', still unauthorized after a new login' : '');
     }
     const p = Promise.race([run(), aborted]) as unknown as AbortablePromise<R>;
@@ -319,19 +359,19 @@ export function createAuth(options: AuthOptions) {
 
     /**
      * `wx.uploadFile` with the token, and everything `request` does (401 recovery, abort, errors).
-     * Resolves `{data, json, statusCode}` for a 2xx: `data` is the body text, `json` it parsed
-     * (`undefined` when it is not JSON). A retry after a 401 sends the file again from `filePath`.
+     * Resolves WeChat's result `{data, statusCode, ...}` plus `json` for a 2xx: `data` is the body
+     * text, `json` it parsed (`undefined` when it is not JSON). A retry after a 401 sends the file
+     * again from `filePath`. Uploads never carry an in-band login code (their result has no headers).
      * https://developers.weixin.qq.com/miniprogram/dev/api/network/upload/wx.uploadFile.html
      */
     uploadFile<T = unknown>(options: UploadFileOptions): AbortablePromise<UploadFileResult<T>> {
-      return call<UploadFileResult<T>>('uploadFile', options, (raw) => {
-        let json: T | undefined;
+      return call<UploadFileResult<T>>('uploadFile', options, (res) => {
         try {
-          json = JSON.parse(raw.data);
+          res.json = JSON.parse(res.data);
         } catch (e) {
           // not JSON: `data` has the text
         }
-        return { data: raw.data, json, statusCode: raw.statusCode };
+        return res;
       });
     },
 
@@ -373,6 +413,7 @@ export function createAuth(options: AuthOptions) {
       epoch++;
       wake();
       inflight = null;
+      carriers = [];
       rejected = false;
       store.clear();
       events.emit('logout', undefined);

@@ -76,7 +76,7 @@ export class AbortError extends WxLoginKitError {
   override name = 'AbortError' as const;
 
   constructor(method: string, url: string) {
-    super(`${method} ${path(url)} aborted by the caller; nothing more was sent`);
+    super(`${method} ${path(url)} aborted; nothing more was sent`);
   }
 }
 

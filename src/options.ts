@@ -62,6 +62,16 @@ export interface AuthOptions {
    */
   logoutAllPath?: string | false;
   /**
+   * In-band login (the server half's contract; README "The contract"): a request that needs a token
+   * while none is held carries the `wx.login` code in `X-WX-Login-Code` and its answer brings the
+   * token in `X-WX-Token` (+ `X-WX-Token-Expires-In`, s): 2 serial hops to the first answer, not
+   * 3. Concurrent requests share it (one `wx.login`); uploads and downloads wait for it. Only the
+   * code is sent (not `loginData`). A server that answers without `X-WX-Token` gets the login POST
+   * from then on. Off: every login is the POST to `loginPath`. Either way the kit takes a renewed
+   * token from `X-WX-Token` of a 2xx answer to the token it holds. @default false
+   */
+  inbandLogin?: boolean;
+  /**
    * The name `<login-button auth="...">` and {@link getAuth} find this instance by, in every copy
    * of the kit the app bundles. Give each instance its own: a second `createAuth` under a name
    * already registered replaces the first and says so with a `console.warn`.
@@ -96,5 +106,6 @@ export const DEFAULTS = {
   profilePath: '/auth/profile',
   logoutPath: '/auth/logout' as string | false,
   logoutAllPath: '/auth/logout-all' as string | false,
+  inbandLogin: false,
   name: 'default',
 } satisfies Omit<ResolvedOptions, 'baseURL' | 'wx'>;

@@ -12,11 +12,16 @@ export function wxLogin(wx: WxLike): Promise<string> {
 /**
  * `wx.request`, `wx.uploadFile` or `wx.downloadFile` as a promise. Like WeChat it resolves for
  * EVERY HTTP status; it rejects {@link NetworkError} only when there was no answer at all (an
- * abort included). `onTask` gets the task the call returned (abort, progress).
+ * abort included; `method` names the call in it). `onTask` gets the task the call returned (abort, progress).
  */
-export function wxSend<R>(wx: WxLike, kind: 'request' | 'uploadFile' | 'downloadFile', options: WxRequestOption | WxUploadFileOption | WxDownloadFileOption, onTask?: (task: WxTask) => void): Promise<R> {
+export function wxSend<R>(
+  wx: WxLike,
+  kind: 'request' | 'uploadFile' | 'downloadFile',
+  method: string,
+  options: WxRequestOption | WxUploadFileOption | WxDownloadFileOption,
+  onTask?: (task: WxTask) => void,
+): Promise<R> {
   return new Promise((resolve, reject) => {
-    const method = kind === 'uploadFile' ? 'POST' : (options as WxRequestOption).method || 'GET';
     const send = wx[kind] as (o: object) => WxTask | undefined;
     const fail = (err: WxFail) => reject(new NetworkError(method, options.url, err));
     if (!send) return fail({ errMsg: `wx.${kind} is missing from options.wx` });

@@ -26,7 +26,7 @@ function instances(): Record<string, Auth | undefined> {
  */
 export function register(name: string, auth: Auth): void {
   const all = instances();
-  if (all[name]) console.warn(`[wx-login-kit] auth instance named "${name}" replaced by a second createAuth; to keep both, call createAuth({ baseURL, name: '...' }) with another name`);
+  if (all[name]) console.warn(`[wx-login-kit] a second createAuth named "${name}" replaced the first; give each its own name`);
   all[name] = auth;
 }
 
@@ -37,7 +37,7 @@ export function register(name: string, auth: Auth): void {
  */
 export function getAuth(name = 'default'): Auth {
   const auth = instances()[name];
-  if (!auth) throw new WxLoginKitError(`no auth instance named "${name}": call createAuth({ baseURL, name: '${name}' }) in app.ts first`);
+  if (!auth) throw new WxLoginKitError(`no auth instance named "${name}": call createAuth({ baseURL, name: '${name}' }) first`);
   return auth;
 }
 

@@ -20,7 +20,7 @@ export function createTokenStore(wx: WxLike, storageKey: string, globalDataKey: 
   try {
     const v = wx.getStorageSync(storageKey) as StoredToken | null;
     // `'' > 0`, `'soon' > 0` and `NaN > 0` are all false: only a number or null passes.
-    if (v && typeof v.token === 'string' && v.token && (v.expiresAt === null || v.expiresAt > 0)) current = { token: v.token, expiresAt: v.expiresAt };
+    if (v && typeof v.token === 'string' && v.token && (v.expiresAt === null || v.expiresAt > 0)) current = v;
     // Anything else stored there is no token: gone, so that storage never disagrees with memory.
     else wx.removeStorageSync(storageKey);
   } catch (err) {

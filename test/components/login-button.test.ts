@@ -176,6 +176,41 @@ describe('the tap', () => {
     host.detach();
   });
 
+  it('a logged-in user\'s phone code is bound with the token: {phoneCode} only, no kept code spent, no new token', async () => {
+    const login = auth.login();
+    await jest.advanceTimersByTimeAsync(100);
+    await login;
+    const { host, tap } = mount();
+    await jest.advanceTimersByTimeAsync(10);
+    const logins = server.fake.state.loginCalls;
+    tap('getphonenumber', { errMsg: 'getPhoneNumber:ok', code: 'phone-code-1' });
+    await jest.advanceTimersByTimeAsync(100);
+    expect(phonePosts()).toHaveLength(1);
+    expect(phonePosts()[0].data).toEqual({ phoneCode: 'phone-code-1' });
+    expect(phonePosts()[0].header.Authorization).toBe(`Bearer ${auth.token}`);
+    expect(seen).toEqual([['success', { phoneNumber: '+86 13800138000', purePhoneNumber: '13800138000', countryCode: '86' }]]);
+    expect(auth.token).toBe('tok-1'); // the session it bound to, not a new one
+    // The kept code is still unused: the next tap of a user who logs out in between has it.
+    expect(server.fake.state.loginCalls).toBe(logins);
+    auth.logout();
+    tap('getphonenumber', { errMsg: 'getPhoneNumber:ok', code: 'phone-code-2' });
+    await jest.advanceTimersByTimeAsync(100);
+    expect(phonePosts().at(-1)!.data).toEqual({ code: 'code-2', phoneCode: 'phone-code-2' });
+    host.detach();
+  });
+
+  it('a logged-in user\'s legacy encryptedData tap keeps today\'s path: the code kept before the tap', async () => {
+    const login = auth.login();
+    await jest.advanceTimersByTimeAsync(100);
+    await login;
+    const { host, tap } = mount({ openType: 'getUserInfo' });
+    await jest.advanceTimersByTimeAsync(10);
+    tap('getuserinfo', server.fake.legacyDetail());
+    await jest.advanceTimersByTimeAsync(100);
+    expect(server.fake.state.requests.at(-1)).toMatchObject({ url: 'https://api.example.com/auth/profile', data: { code: 'code-2', encryptedData: 'enc:sk-2' } });
+    host.detach();
+  });
+
   it('accepts the payload nested in detail.detail (Skyline) and getRealtimePhoneNumber with a custom path', async () => {
     const { host, tap } = mount({ openType: 'getRealtimePhoneNumber', path: '/auth/phone?realtime=1' });
     await jest.advanceTimersByTimeAsync(10);

@@ -146,7 +146,7 @@ describe('launch', () => {
     await new Promise((resolve) => jest.requireActual<typeof import('timers')>('timers').setImmediate(resolve));
     expect(errors).toHaveLength(1);
     expect(errors[0]).toBeInstanceOf(LoginError);
-    expect(errors[0].message).toBe('[wx-login-kit] login POST /auth/login answered HTTP 403');
+    expect(errors[0].message).toBe('[wx-login-kit] login POST https://api.example.com/auth/login answered HTTP 403');
   });
 });
 
@@ -214,7 +214,7 @@ describe('login and ensureLogin', () => {
     const { auth, server } = setup({ loginRetries: 0 });
     server.loginReplies.push({ fail: 'request:fail timeout', errno: 5 });
     const err = await settle(auth.login()).catch((e) => e);
-    expect(err).toMatchObject({ code: 'NETWORK', message: '[wx-login-kit] login POST /auth/login got no answer' });
+    expect(err).toMatchObject({ code: 'NETWORK', message: '[wx-login-kit] login POST https://api.example.com/auth/login got no answer (request:fail timeout); check the network' });
     expect(err.cause).toBeInstanceOf(NetworkError);
     expect(err.cause.message).toBe('[wx-login-kit] POST https://api.example.com/auth/login got no answer (request:fail timeout); check the network');
   });
@@ -228,8 +228,8 @@ describe('login and ensureLogin', () => {
     server.loginReplies.push({ statusCode, data: {} });
     const outcome = await settle(auth.login()).catch((e) => e);
     expect(logins()).toBe(retried ? 2 : 1);
-    if (!retried) expect(outcome).toMatchObject({ code: 'HTTP', message: `[wx-login-kit] login POST /auth/login answered HTTP ${statusCode}` });
-    if (!retried) expect(outcome.cause.message).toBe(`[wx-login-kit] POST /auth/login answered HTTP ${statusCode}`);
+    if (!retried) expect(outcome).toMatchObject({ code: 'HTTP', message: `[wx-login-kit] login POST ${BASE}/auth/login answered HTTP ${statusCode}` });
+    if (!retried) expect(outcome.cause).toMatchObject({ name: 'HTTPError', statusCode, message: `[wx-login-kit] POST ${BASE}/auth/login answered HTTP ${statusCode}` });
   });
 
   it.each([
@@ -255,9 +255,10 @@ describe('login and ensureLogin', () => {
   });
 
   it.each([
-    ['text that is not JSON', '<html>502 Bad Gateway</html>', /got text, not JSON\); nothing stored$/],
-    ['an object without token', { session: 'abc' }, /got JSON without a string token\); nothing stored$/],
-    ['an empty token', { token: '' }, /has no token \(got JSON without a string token\)/],
+    // wx.request hands JSON over parsed: a string is an answer that was not JSON.
+    ['text that is not JSON', '<html>502 Bad Gateway</html>', /has no token \(got string\); nothing stored$/],
+    ['an object without token', { session: 'abc' }, /has no token \(got object\); nothing stored$/],
+    ['an empty token', { token: '' }, /has no token \(got object\)/],
   ])('rejects a malformed answer (%s) with BAD_RESPONSE naming what is missing, and stores nothing', async (_, data, message) => {
     const { auth, server, fake, logins } = setup();
     server.loginReplies.push({ statusCode: 200, data });
@@ -306,7 +307,7 @@ describe('login and ensureLogin', () => {
     server.loginReplies.push({ statusCode: 200, data });
     await expect(settle(auth.login())).rejects.toMatchObject({
       code: 'BAD_RESPONSE',
-      message: '[wx-login-kit] login answer of /auth/login has no token (got JSON without a string token); nothing stored',
+      message: `[wx-login-kit] login answer of /auth/login has no token (got ${typeof data}); nothing stored`,
     });
     expect(fake.storage.entries.size).toBe(0);
   });
@@ -317,7 +318,7 @@ describe('login and ensureLogin', () => {
       throw boom;
     };
     const { auth, logins } = setup({ parseLogin: () => answer() });
-    await expect(settle(auth.login())).rejects.toMatchObject({ code: 'BAD_RESPONSE', cause: boom, message: expect.stringMatching(/has no token/) });
+    await expect(settle(auth.login())).rejects.toMatchObject({ code: 'BAD_RESPONSE', cause: boom, message: '[wx-login-kit] loginData/parseLogin threw (SyntaxError: not our shape)' });
     answer = () => null;
     await expect(settle(auth.login())).rejects.toMatchObject({ code: 'BAD_RESPONSE', cause: undefined, message: expect.stringMatching(/has no token/) });
     expect(logins()).toBe(2);
@@ -716,7 +717,7 @@ describe('storage, logout, events', () => {
     expect(app.globalData.token).toBe('tok-1');
     expect(fake.storage.entries.size).toBe(0);
     expect(errors).toHaveLength(1);
-    expect(errors[0].message).toBe('[wx-login-kit] storage failed; the token is kept in memory only');
+    expect(errors[0].message).toBe('[wx-login-kit] storage failed; the token is in memory only');
     expect(errors[0].message).not.toContain('tok-1');
     const res = await settle(auth.request<{ token: string }>({ url: '/api/me' }));
     expect(res.data.token).toBe('tok-1');
@@ -785,7 +786,7 @@ describe('storage, logout, events', () => {
       },
     });
     const err = await settle(auth.login()).catch((e) => e);
-    expect(err).toMatchObject({ name: 'LoginError', code: 'BAD_RESPONSE', cause: boom, message: '[wx-login-kit] loginData threw (TypeError: boom)' });
+    expect(err).toMatchObject({ name: 'LoginError', code: 'BAD_RESPONSE', cause: boom, message: '[wx-login-kit] loginData/parseLogin threw (TypeError: boom)' });
     expect(fake.state.loginCalls).toBe(1);
   });
 

@@ -11,8 +11,8 @@ const wx = () => createFakeWx(() => ({ statusCode: 200 })).wx;
 describe('the instance registry', () => {
   it('before any createAuth, getDefaultAuth and getAuth(name) throw an error that says what to call', () => {
     expect(() => getDefaultAuth()).toThrow(WxLoginKitError);
-    expect(() => getDefaultAuth()).toThrow(`no auth instance named "default": call createAuth({ baseURL, name: 'default' }) in app.ts`);
-    expect(() => getAuth('shop')).toThrow(`call createAuth({ baseURL, name: 'shop' }) in app.ts`);
+    expect(() => getDefaultAuth()).toThrow(`no auth instance named "default": call createAuth({ baseURL, name: 'default' }) first`);
+    expect(() => getAuth('shop')).toThrow(`call createAuth({ baseURL, name: 'shop' }) first`);
   });
 
   it('an instance made without a name is the default; a named one is found by its name only', () => {
@@ -44,7 +44,7 @@ describe('the instance registry', () => {
     const second = createAuth({ name: 'shop', baseURL: 'https://shop.example.com', wx: wx() });
     expect(warn).toHaveBeenCalledTimes(1);
     expect(warn).toHaveBeenCalledWith(
-      `[wx-login-kit] auth instance named "shop" replaced by a second createAuth; to keep both, call createAuth({ baseURL, name: '...' }) with another name`,
+      `[wx-login-kit] a second createAuth named "shop" replaced the first; give each its own name`,
     );
     expect(getAuth('shop')).toBe(second);
   });

@@ -7,6 +7,8 @@ import { Writable } from 'node:stream';
 import { createMemoryStore } from '../../server/store';
 import { createRedisStore } from '../../server/redis-store';
 import { startRedis, type TestRedis } from '../support/redis';
+import { createAuth } from '../../src';
+import { createNodeWx } from '../../scripts/node-wx';
 import { APPID, postJson, startStack, wxLogin, type Harness } from './helpers';
 
 type Body = Record<string, unknown>;
@@ -200,5 +202,61 @@ describe('phone binding: a logged-in user’s tap, no wx.login', () => {
     const res = await postJson(`${h.serverUrl}/auth/phone`, { phoneCode: await phoneCode('mallory') }, bearer(token));
     expect(res.status).toBe(400);
     expect(((await res.json()) as Body).error).toBe('invalid_phone_code');
+  });
+});
+
+describe('the kit against the plugin, over real HTTP (inbandLogin: true)', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await startStack();
+  });
+  afterEach(() => h.close());
+
+  function kit() {
+    const sent: Array<{ url: string; header: Record<string, unknown> }> = [];
+    const client = createNodeWx({ emulatorBase: h.emulatorUrl, appid: APPID, user: 'alice' });
+    const request = client.wx.request.bind(client.wx);
+    // Sees what each call sent, then lets node-wx do the real HTTP.
+    client.wx.request = ((o: { url: string; header?: Record<string, unknown> }) => (sent.push({ url: o.url, header: { ...o.header } }), request(o as never))) as never;
+    const auth = createAuth({ name: `inband-${Math.random()}`, baseURL: h.serverUrl, wx: client.wx as never, inbandLogin: true });
+    return { auth, client, sent };
+  }
+  const code2Session = () => h.emulatorRequests.filter((r) => r.includes('jscode2session')).length;
+
+  it('5 concurrent cold calls: one wx.login, one code2Session, no login POST; all 200 as alice', async () => {
+    const { auth, client, sent } = kit();
+    const answers = await Promise.all(Array.from({ length: 5 }, () => auth.request<{ openid: string }>({ url: '/api/me' })));
+    expect(new Set(answers.map((r) => r.data.openid)).size).toBe(1);
+    expect(client.counts.login).toBe(1);
+    expect(code2Session()).toBe(1);
+    expect(sent.filter((r) => r.url.endsWith('/auth/login'))).toEqual([]);
+    expect(sent.filter((r) => r.header['x-wx-login-code'] !== undefined)).toHaveLength(1);
+    expect(auth.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('an active user past half the token\'s life switches to the renewed token; the old one works for the grace, then 401', async () => {
+    const { auth, client } = kit();
+    await auth.request({ url: '/api/me' });
+    const first = auth.token!;
+    h.serverClock.advance(HOUR + 1000);
+    await auth.request({ url: '/api/me' });
+    const second = auth.token!;
+    expect(second).not.toBe(first);
+    expect((await me(h, bearer(first))).status).toBe(200); // a call already in flight with it
+    h.serverClock.advance(61_000);
+    expect((await me(h, bearer(first))).status).toBe(401);
+    expect((await auth.request({ url: '/api/me' })).statusCode).toBe(200);
+    expect(client.counts.login).toBe(1);
+  });
+
+  it('after the server drops the session: the 401, then the retry carries a fresh code (no login POST)', async () => {
+    const { auth, client, sent } = kit();
+    await auth.request({ url: '/api/me' });
+    h.serverClock.advance(2 * HOUR + 1000);
+    const before = sent.length;
+    expect((await auth.request({ url: '/api/me' })).statusCode).toBe(200);
+    const after = sent.slice(before).map((r) => (r.header['x-wx-login-code'] !== undefined ? 'code' : r.header.Authorization ? 'bearer' : 'none'));
+    expect(after).toEqual(['bearer', 'code']);
+    expect(client.counts.login).toBe(2);
   });
 });

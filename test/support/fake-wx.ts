@@ -218,7 +218,11 @@ export function createFakeWx(handler: Handler, latency = 10) {
 /**
  * A scripted developer server for unit tests: POST /auth/login exchanges a single-use code for
  * `tok-N`; POST /auth/logout ends the session of the token it carries, /auth/logout-all every
- * session; every other path on the server needs a live token. Knobs script the ugly cases.
+ * session; every other path on the server needs a live token. With `inband`, it speaks the server
+ * half's in-band contract: a request with `X-WX-Login-Code` and no Authorization logs in on the
+ * way (401 `invalid_code` for a used or unknown code) and its answer carries `X-WX-Token` and
+ * `X-WX-Token-Expires-In`; a token in `renew` gets its successor in those headers of its next 2xx
+ * answer and stays live (its grace). Knobs script the ugly cases.
  */
 export function createScriptedServer() {
   const live = new Set<string>();
@@ -234,6 +238,12 @@ export function createScriptedServer() {
     rejectAll: false,
     /** Per-path delay in ms, to order answers. */
     delays: {} as Record<string, number>,
+    /** Log in on the way when a request carries X-WX-Login-Code and no Authorization. */
+    inband: false,
+    /** Tokens whose next 2xx answer carries a successor (in-band renewal). */
+    renew: new Set<string>(),
+    /** Requests that carried a login code, and the number of codes the server exchanged on the way. */
+    inbandLogins: 0,
     fake: null as unknown as ReturnType<typeof createFakeWx>,
     handler: (req: FakeRequest): Reply => {
       const path = req.url.replace(/^https?:\/\/[^/]+/, '').replace(/\?.*$/, '');
@@ -251,6 +261,11 @@ export function createScriptedServer() {
         const scripted = server.phoneReplies.shift();
         if (scripted) return { ...scripted, delay: scripted.delay ?? delay };
         const body = req.data as { code?: unknown; phoneCode?: unknown; encryptedData?: unknown };
+        // A logged-in user's phone code, bound to the session of the token it came with.
+        if (body.code === undefined && body.phoneCode !== undefined) {
+          if (!live.has((req.header.Authorization ?? '').replace(/^Bearer /, ''))) return { statusCode: 401, data: { error: 'invalid_token' }, delay };
+          return { statusCode: 200, data: { phoneNumber: '+86 13800138000', purePhoneNumber: '13800138000', countryCode: '86' }, delay };
+        }
         const { verdict, sessionKey } = server.fake.exchange(body.code);
         if (verdict !== 'ok') return { statusCode: 401, data: { error: 'invalid_code' }, delay };
         if (body.encryptedData !== undefined && body.encryptedData !== `enc:${sessionKey}`) {
@@ -261,6 +276,18 @@ export function createScriptedServer() {
         return { statusCode: 200, data: { token, expiresIn: 7200, phoneNumber: '+86 13800138000', purePhoneNumber: '13800138000', countryCode: '86' }, delay };
       }
       const auth = req.header.Authorization ?? '';
+      const code = Object.entries(req.header).find(([k]) => k.toLowerCase() === 'x-wx-login-code')?.[1];
+      const mint = () => {
+        const next = `tok-${++n}`;
+        live.add(next);
+        return { 'X-WX-Token': next, 'X-WX-Token-Expires-In': String(server.expiresIn ?? 7200) };
+      };
+      if (server.inband && !auth && code !== undefined) {
+        server.inbandLogins++;
+        if (server.fake.exchange(code).verdict !== 'ok') return { statusCode: 401, data: { error: 'invalid_code' }, delay };
+        const header = mint();
+        return { statusCode: 200, data: { path, token: header['X-WX-Token'] }, header, delay };
+      }
       const token = auth.replace(/^Bearer /, '');
       if (server.rejectAll || !live.has(token)) return { statusCode: 401, data: { error: 'invalid_token' }, delay };
       // The server half's session routes: this session, or every one (the fake has one user).
@@ -273,6 +300,7 @@ export function createScriptedServer() {
         live.clear();
         return { statusCode: 200, data: { revoked }, delay };
       }
+      if (server.renew.delete(token)) return { statusCode: 200, data: { path, token }, header: mint(), delay };
       return { statusCode: 200, data: { path, token }, delay };
     },
   };

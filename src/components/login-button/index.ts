@@ -9,7 +9,9 @@ import type { WxEvent } from '../../wx.js';
  * default `'default'`), found through the registry every copy of the kit shares, keeps a fresh
  * `wx.login` code while it is attached and its page is shown, and on the open-type event POSTs
  * `{code, phoneCode?, encryptedData?, iv?}` to `path` (default `phonePath`, or `profilePath` for
- * `getUserInfo`). A token in the answer is stored like a login.
+ * `getUserInfo`). A token in the answer is stored like a login. When the kit already has a token
+ * and the tap gives a phone `code`, it POSTs `{phoneCode}` with the token instead: the number is
+ * bound to the user's session, and no kept code is spent.
  *
  * Events: `success` with the server's answer; `fail` with `{reason: 'denied', errMsg}` when the
  * user said no (nothing is sent), or `{reason: 'network' | 'server', error}`.
@@ -89,17 +91,24 @@ Component({
       const profile = this.data.openType === 'getUserInfo';
       this.setData({ loading: true });
       try {
-        // encryptedData alone (legacy): the code must be one kept from BEFORE the tap, since a
-        // wx.login now may refresh the login state and break decryption; and no refill until the
-        // server has used it. With a phone code the login code only names the user: any will do.
-        const code = await auth.getCode({ refill: !!d.code });
-        const data: Record<string, string> = { code };
-        if (!profile && d.code) data.phoneCode = d.code;
-        if (d.encryptedData) data.encryptedData = d.encryptedData;
-        if (d.iv) data.iv = d.iv;
         const url = this.data.path || (profile ? auth.options.profilePath : auth.options.phonePath);
-        // The login code is the credential here: no token needed, so no login first.
-        const res = await auth.request<{ token?: unknown; expiresIn?: unknown }>({ url, method: 'POST', data, auth: false });
+        // A logged-in user's phone code binds to the session of the token: `{phoneCode}` with the
+        // token, no login code spent, no code2Session, no new session (the server half's
+        // POST /auth/phone with a Bearer token; WeChat's getuserphonenumber checks the openid).
+        const bind = !profile && !!d.code && !!auth.token;
+        let data: Record<string, string>;
+        if (bind) data = { phoneCode: d.code! };
+        else {
+          // encryptedData alone (legacy): the code must be one kept from BEFORE the tap, since a
+          // wx.login now may refresh the login state and break decryption; and no refill until the
+          // server has used it. With a phone code the login code only names the user: any will do.
+          data = { code: await auth.getCode({ refill: !!d.code }) };
+          if (!profile && d.code) data.phoneCode = d.code;
+          if (d.encryptedData) data.encryptedData = d.encryptedData;
+          if (d.iv) data.iv = d.iv;
+        }
+        // Not binding, the login code is the credential: no token needed, so no login first.
+        const res = await auth.request<{ token?: unknown; expiresIn?: unknown }>({ url, method: 'POST', data, auth: bind });
         const { token, expiresIn } = res.data ?? {};
         if (typeof token === 'string' && token) auth.setToken(token, typeof expiresIn === 'number' ? expiresIn : undefined);
         this.triggerEvent('success', res.data);
