@@ -4,5 +4,8 @@ import { createAuth } from 'wx-login-kit';
 // `npm run dev` server. Add the real domain to the request allow-list for a device build.
 const ext = (wx.getExtConfigSync ? wx.getExtConfigSync() : {}) as { baseURL?: string };
 
-/** The app's one auth instance. `createAuth` also makes it the default that <login-button> uses. */
-export const auth = createAuth({ baseURL: ext.baseURL || 'http://127.0.0.1:3000' });
+/**
+ * The app's one auth instance. `createAuth` also makes it the default that <login-button> uses.
+ * inbandLogin: the first call logs in on the way (our server half speaks it), one hop less.
+ */
+export const auth = createAuth({ baseURL: ext.baseURL || 'http://127.0.0.1:3000', inbandLogin: true });

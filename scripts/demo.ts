@@ -15,6 +15,11 @@ import { runJourney } from './journey';
 runJourney({ log: (line) => console.log(line) })
   .then((result) => {
     console.log('');
+    console.log(pc.bold('before the first authorized answer (in-band login; the classic flow costs 3 hops in each: npm run bench:latency)'));
+    for (const p of result.phases) {
+      console.log(`  ${p.name.padEnd(12)} ${p.hops} serial hops   wx.login ${p.login}, login POSTs ${p.loginPosts}, code2Session ${p.code2Session}`);
+    }
+    console.log('');
     console.log(pc.bold('counts'), `wx.login ${result.counts.login}, login POSTs ${result.counts.loginPosts}, wx.request ${result.counts.request}, wx.uploadFile ${result.counts.uploadFile}, wx.downloadFile ${result.counts.downloadFile}`);
     console.log(pc.green(pc.bold(`✔ all ${result.steps} steps behaved`)));
     process.exit(0);

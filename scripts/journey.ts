@@ -30,9 +30,20 @@ interface PageComponent {
 /** Lets pending promise callbacks run (a real macrotask; setImmediate is not on the simulated clock). */
 const flush = () => new Promise((resolve) => setImmediate(resolve));
 
+/** What one phase of the journey cost before the user's first authorized answer. */
+export interface JourneyPhase {
+  name: string;
+  /** Serial hops (wx.login, wx.request) until the first 2xx answer to a call with a token or a login code; after a 401, counted from the 401. */
+  hops: number;
+  login: number;
+  loginPosts: number;
+  code2Session: number;
+}
+
 export interface JourneyResult {
   steps: number;
   counts: { login: number; loginPosts: number; request: number; uploadFile: number; downloadFile: number };
+  phases: JourneyPhase[];
 }
 
 export async function runJourney({ log }: { log: (line: string) => void }): Promise<JourneyResult> {
@@ -40,6 +51,10 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
   const secret = randomBytes(16).toString('hex');
   let serverClockOffset = 0;
   const emulator = buildEmulator({ apps: { [APPID]: secret } });
+  let code2Sessions = 0;
+  emulator.app.addHook('onRequest', async (req) => {
+    if (req.url.startsWith('/sns/jscode2session')) code2Sessions++;
+  });
   const emulatorBase = await emulator.app.listen({ port: 0, host: '127.0.0.1' });
   const server = buildServer({
     wechat: { apiBase: emulatorBase, appid: APPID, secret },
@@ -48,26 +63,29 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
   });
   const baseURL = await server.listen({ port: 0, host: '127.0.0.1' });
   let loginPosts = 0;
-  /** The code of the latest wx.login, and the body of the latest POST /auth/phone (never printed). */
-  let lastCode = '';
-  let phoneBody: { code?: string } = {};
+  /** The body of the latest POST /auth/phone (never printed), and whether it carried the token. */
+  let phoneBody: { code?: string; phoneCode?: string } = {};
+  let phoneAuthorized = false;
+  /** Every wx.login and wx.request answered, in order: the hops. */
+  const completed: WxTrace[] = [];
   const waiters: Array<{ match: (e: WxTrace) => boolean; resolve: () => void }> = [];
   /** Resolves at the next trace event that matches. */
   const next = (match: (e: WxTrace) => boolean) => new Promise<void>((resolve) => waiters.push({ match, resolve }));
   const trace = (e: WxTrace) => {
     for (const w of waiters.splice(0)) (w.match(e) ? w.resolve() : waiters.push(w));
     if (e.kind === 'sent') return;
+    completed.push(e);
     if (e.kind === 'wx.login') {
-      lastCode = e.code ?? lastCode;
       log(`    ${pc.magenta('wx.login')} -> ${e.code ? `a code (${e.code.length} chars, not shown: it is a credential for 5 minutes)` : e.errMsg}`);
     } else {
       const p = e.url.replace(baseURL, '');
-      if (p === '/auth/phone') phoneBody = e.data as { code?: string };
+      if (p === '/auth/phone') [phoneBody, phoneAuthorized] = [e.data as typeof phoneBody, e.authorized];
       if (p === '/auth/login') loginPosts++;
       const status = e.statusCode ?? e.errMsg;
       const color = e.statusCode && e.statusCode < 300 ? pc.green : pc.red;
       const api = e.api === 'request' ? '' : pc.dim(` (wx.${e.api})`);
-      log(`    ${pc.blue(`${e.method} ${p}`)}${api}${e.authorized ? pc.dim(' [Bearer token]') : ''} -> ${color(String(status))}`);
+      const credential = e.authorized ? ' [Bearer token]' : e.loginCode ? ' [login code]' : '';
+      log(`    ${pc.blue(`${e.method} ${p}`)}${api}${pc.dim(credential)} -> ${color(String(status))}`);
     }
   };
   const client = createNodeWx({ emulatorBase, appid: APPID, user: 'alice', extConfig: { baseURL }, onTrace: trace });
@@ -94,6 +112,17 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
 
   let stepCount = 0;
   let snapshot = { ...client.counts, loginPosts };
+  const phases: JourneyPhase[] = [];
+  /**
+   * Records a phase: the hops from `completed[from]` to the first 2xx answer to a call that
+   * carried a token or a login code (they run one after another here), and what the step cost.
+   */
+  function phase(name: string, from: number, counts: { login: number; loginPosts: number }, c2s: number): JourneyPhase {
+    const at = completed.findIndex((e, i) => i >= from && e.kind === 'wx.request' && (e.authorized || e.loginCode) && !!e.statusCode && e.statusCode < 300);
+    const p = { name, hops: at < 0 ? NaN : at - from + 1, login: counts.login, loginPosts: counts.loginPosts, code2Session: code2Sessions - c2s };
+    phases.push(p);
+    return p;
+  }
   async function step(name: string, act: () => Promise<void> | void) {
     stepCount++;
     log(pc.bold(`${stepCount}. ${name}`));
@@ -140,32 +169,41 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
     let firstToken = '';
     let openid = '';
 
-    await step('launch: App.onLaunch -> auth.launch(this) with nothing stored', async () => {
+    await step('launch: App.onLaunch -> auth.launch(this) with nothing stored; the page\'s first GET /api/me (its onLoad) carries the login', async () => {
+      const from = completed.length;
+      const c2s = code2Sessions;
       run = launchApp();
-      const token = await run.auth.ensureLogin(); // shares the login launch started
+      await run.page.instance.loadMe(); // what its onLoad does, while launch's wx.login runs
+      const token = await run.auth.ensureLogin(); // the login that GET carried
       firstToken = token;
       const d = since();
+      openid = run.page.data.openid;
       expect('one wx.login', d.login === 1, String(d.login));
-      expect('one POST /auth/login', d.loginPosts === 1, String(d.loginPosts));
+      expect('no POST /auth/login: the GET carried the code (X-WX-Login-Code), its answer brought the token (X-WX-Token)', d.loginPosts === 0 && d.request === 1, JSON.stringify(d));
+      expect(`page shows "logged in" with the openid (${openid})`, run.page.data.status === 'logged in' && /^o[A-Za-z0-9_-]{27}$/.test(openid), `${run.page.data.status} ${run.page.data.error}`);
       expect('token in getApp().globalData.token', run.app.globalData.token === token);
       expect(`token in storage under "${STORAGE_KEY}"`, stored()?.token === token);
       expect('a 256-bit base64url token (43 chars)', /^[A-Za-z0-9_-]{43}$/.test(token), `${token.length} chars`);
+      const p = phase('cold start', from, d, c2s);
+      expect('2 serial hops to the first answer (wx.login, the GET), one code2Session', p.hops === 2 && p.code2Session === 1, JSON.stringify(p));
     });
 
     await step('page: the "GET /api/me" button (its bindtap, loadMe)', async () => {
       await run.page.instance.loadMe();
       const d = since();
-      openid = run.page.data.openid;
-      expect('page shows "logged in"', run.page.data.status === 'logged in', `${run.page.data.status} ${run.page.data.error}`);
-      expect(`page shows the openid (${openid})`, /^o[A-Za-z0-9_-]{27}$/.test(openid), openid);
+      expect('page shows "logged in" with the same openid', run.page.data.status === 'logged in' && run.page.data.openid === openid, `${run.page.data.status} ${run.page.data.error}`);
       expect('one request, no login', d.request === 1 && d.login === 0, JSON.stringify(d));
     });
 
     await step(`server expires the token (its clock moves ${TOKEN_TTL_S} s on)`, async () => {
       serverClockOffset += (TOKEN_TTL_S + 1) * 1000;
+      const from = completed.length;
+      const c2s = code2Sessions;
       await run.page.instance.loadMe();
       const d = since();
-      expect('401, then one wx.login and one POST /auth/login, then the retry', d.login === 1 && d.loginPosts === 1 && d.request === 3, JSON.stringify(d));
+      expect('401, then one wx.login, then the retry carrying its code; no POST /auth/login', d.login === 1 && d.loginPosts === 0 && d.request === 2, JSON.stringify(d));
+      const p = phase('after a 401', from + 1, d, c2s);
+      expect('2 serial hops after the 401 (wx.login, the retry), one code2Session', p.hops === 2 && p.code2Session === 1, JSON.stringify(p));
       expect('page shows "logged in" with the same openid', run.page.data.status === 'logged in' && run.page.data.openid === openid, run.page.data.openid);
       const token = run.auth.token;
       expect('a new token, stored and in globalData', !!token && token !== firstToken && stored()?.token === token && run.app.globalData.token === token);
@@ -181,6 +219,21 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
       const d = since();
       expect('GET /api/me 200 with the restored token', run.page.data.status === 'logged in' && run.page.data.openid === openid, run.page.data.status);
       expect('still no wx.login, one request', d.login === 0 && d.request === 1, JSON.stringify(d));
+    });
+
+    await step('relaunch after the stored token\'s expiry (a launch 2 hours later): the first GET carries the login', async () => {
+      run.page.detach();
+      const kept = stored() as { token: string; expiresAt: number };
+      client.storage.setStorageSync(STORAGE_KEY, { ...kept, expiresAt: Date.now() - 1 });
+      const from = completed.length;
+      const c2s = code2Sessions;
+      run = launchApp();
+      await run.page.instance.loadMe();
+      const d = since();
+      expect('the expired token is not sent: one wx.login, the GET with the code; no POST /auth/login', d.login === 1 && d.loginPosts === 0 && d.request === 1, JSON.stringify(d));
+      expect('page shows "logged in" with the same openid, a new token stored', run.page.data.openid === openid && !!run.auth.token && run.auth.token !== kept.token && stored()?.token === run.auth.token);
+      const p = phase('after expiry', from, d, c2s);
+      expect('2 serial hops to the first answer, one code2Session', p.hops === 2 && p.code2Session === 1, JSON.stringify(p));
     });
 
     // An avatar as wx.chooseMedia/chooseAvatar would hand it over: a temporary local file.
@@ -274,11 +327,11 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
       expect('nothing sent, no wx.login', since().request === 0 && since().login === 0, JSON.stringify(since()));
     });
 
-    await step('one tap agrees to the privacy guide and allows: WeChat hands the button a phone code and encryptedData', async () => {
+    await step('one tap agrees to the privacy guide and allows: WeChat hands the logged-in user\'s button a phone code', async () => {
       const detail = await client.openData('getPhoneNumber');
       const before = run.auth.token;
       const answered = next((e) => e.kind === 'wx.request' && e.url.endsWith('/auth/phone'));
-      const keptBeforeTap = lastCode;
+      const c2s = code2Sessions;
       // What WeChat does on that one tap: the agree event, then the phone-number event.
       agreeButton();
       client.privacy.needAuthorization = false;
@@ -287,11 +340,9 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
       await flush();
       const phone = loginPage.data.phone;
       expect(`page shows the phone number (${phone})`, /^1\d{10}$/.test(phone), `"${phone}" ${loginPage.data.error}`);
-      expect('POST /auth/phone carried the code fetched before the tap', !!keptBeforeTap && phoneBody.code === keptBeforeTap);
-      const token = run.auth.token;
-      expect('the answer\'s token is stored like a login', !!token && token !== before && stored()?.token === token);
-      if (since().login === 0) await next((e) => e.kind === 'wx.login');
-      expect('one wx.login covers the next tap', since().login === 1, JSON.stringify(since()));
+      expect('POST /auth/phone carried {phoneCode} and the token: the number is bound to the logged-in user', phoneAuthorized && Object.keys(phoneBody).join() === 'phoneCode');
+      expect('no new session, no code2Session: the token stays', run.auth.token === before && code2Sessions === c2s);
+      expect('no wx.login: the code kept before the tap is still unused, for the next tap', since().login === 0, JSON.stringify(since()));
       expect('the page saw agreeprivacy; the button is back to open-type="getPhoneNumber"', loginPage.data.agreed && !buttonPrivacy());
     });
     await step('measure: the button on screen for 60 simulated minutes, ticked a minute at a time', async () => {
@@ -341,7 +392,7 @@ export async function runJourney({ log }: { log: (line: string) => void }): Prom
       expect('one POST /auth/logout and that GET; no wx.login, no login POST', d.request === 2 && d.login === 0 && d.loginPosts === 0, JSON.stringify(d));
     });
 
-    return { steps: stepCount, counts: { login: client.counts.login, loginPosts, request: client.counts.request, uploadFile: client.counts.uploadFile, downloadFile: client.counts.downloadFile } };
+    return { steps: stepCount, counts: { login: client.counts.login, loginPosts, request: client.counts.request, uploadFile: client.counts.uploadFile, downloadFile: client.counts.downloadFile }, phases };
   } finally {
     clock?.uninstall();
     await server.close();

@@ -12,7 +12,19 @@ import { createWxStorage } from './wx-storage';
 export type WxTrace =
   | { kind: 'wx.login'; code?: string; errMsg: string }
   | { kind: 'sent'; api: 'request' | 'uploadFile' | 'downloadFile'; url: string }
-  | { kind: 'wx.request'; api: 'request' | 'uploadFile' | 'downloadFile'; method: string; url: string; statusCode?: number; errMsg?: string; authorized: boolean; data?: unknown };
+  | {
+      kind: 'wx.request';
+      api: 'request' | 'uploadFile' | 'downloadFile';
+      method: string;
+      url: string;
+      statusCode?: number;
+      errMsg?: string;
+      /** Sent with an Authorization header. */
+      authorized: boolean;
+      /** Sent with a wx.login code in X-WX-Login-Code (an in-band login). */
+      loginCode: boolean;
+      data?: unknown;
+    };
 
 export interface NodeWxOptions {
   /** Base URL of the WeChat API emulator. */
@@ -67,6 +79,7 @@ export function createNodeWx(opts: NodeWxOptions) {
     send: (signal: AbortSignal, progress: (res: object) => void) => Promise<{ statusCode: number }>,
   ) {
     const authorized = Object.keys(header).some((k) => k.toLowerCase() === 'authorization');
+    const loginCode = Object.keys(header).some((k) => k.toLowerCase() === 'x-wx-login-code');
     const controller = new AbortController();
     const listeners = new Set<(res: object) => void>();
     let settled = false;
@@ -81,7 +94,7 @@ export function createNodeWx(opts: NodeWxOptions) {
     const fail = (errMsg: string) => {
       if (settled) return;
       done();
-      trace({ kind: 'wx.request', api, method, url: o.url, errMsg, authorized, data: o.data });
+      trace({ kind: 'wx.request', api, method, url: o.url, errMsg, authorized, loginCode, data: o.data });
       o.fail?.({ errMsg, errno: 600001 } as never);
     };
     const start = () => {
@@ -96,7 +109,7 @@ export function createNodeWx(opts: NodeWxOptions) {
         (res) => {
           if (settled) return;
           done();
-          trace({ kind: 'wx.request', api, method, url: o.url, statusCode: res.statusCode, authorized, data: o.data });
+          trace({ kind: 'wx.request', api, method, url: o.url, statusCode: res.statusCode, authorized, loginCode, data: o.data });
           o.success?.(res as never);
         },
         (err: Error) => fail(controller.signal.aborted ? `${api}:fail abort` : err.name === 'TimeoutError' ? `${api}:fail timeout` : `${api}:fail ${err.message}`),
