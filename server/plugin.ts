@@ -1,11 +1,16 @@
 /**
- * The server half of wx-login-kit as a fastify plugin: `app.register(wxLogin, { appid, secret })`.
+ * The server half of wx-login-kit as a fastify plugin: `app.register(wxLogin, { appid, secret })`
+ * for one WeChat app, or `app.register(wxLogin, { apps: [...] })` for several apps of WeChat,
+ * Douyin and Alipay (./apps).
  *
- * Routes, under `prefix` (default '/auth'); every body is JSON, every error `{error, message}`:
- *   POST   /login        {code}                                    -> {token, expiresIn}  (expiresIn in s)
+ * Routes, under `prefix` (default '/auth'); every body is JSON, every error `{error, message}`.
+ * Each login body may name its app with `platform` and `appid` (required only when the others do
+ * not tell one app apart; an unknown app is 400 `unknown_app`):
+ *   POST   /login        {code, anonymousCode?}                    -> {token, expiresIn}  (expiresIn in s)
  *   POST   /phone        {code, phoneCode | encryptedData + iv}    -> {token, expiresIn, phoneNumber, purePhoneNumber, countryCode}
- *                         Bearer + {phoneCode}: bind to the token's user -> {phoneNumber, purePhoneNumber, countryCode}
- *   POST   /profile      {code, encryptedData, iv}                 -> {token, expiresIn, userInfo}
+ *                         Douyin {code, encryptedData, iv}; Alipay {code, response}
+ *                         Bearer + {phoneCode} (WeChat) or {response} (Alipay): bind to the token's user -> {phoneNumber, purePhoneNumber, countryCode}
+ *   POST   /profile      {code, encryptedData, iv} (WeChat)        -> {token, expiresIn, userInfo}
  *   POST   /logout       Bearer                                    -> {ok: true}
  *   POST   /logout-all   Bearer: every session of this openid      -> {revoked}
  *   GET    /sessions     Bearer: this openid's live sessions       -> {sessions: [{id, createdAt, expiresAt, lastSeenAt, current}]}
@@ -22,8 +27,9 @@
  * next 2xx answer, and keeps working for `renewGraceSeconds`.
  *
  * For the app's own routes: `app.requireAuth` (a preHandler) admits a live `Authorization: Bearer`
- * token and sets `request.auth = {openid, unionid?}`; `app.wxLogin.sessionKey(request)` gives the
- * session_key for decrypting more of the user's data, server side only.
+ * token and sets `request.auth = {openid, unionid?}` (with `apps`: `{platform, appid, openid,
+ * unionid?}`); `app.wxLogin.sessionKey(request)` gives the session_key for decrypting more of the
+ * user's data, server side only.
  *
  * The flow: https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/login.html
  * The openid always comes from code2Session, never from decrypted data: AES-CBC lets a client
@@ -40,11 +46,12 @@ import type {
   preHandlerAsyncHookHandler,
 } from 'fastify';
 import fp from 'fastify-plugin';
+import { AlipayPhoneError } from './alipay';
+import { createLoginApp, normalizeApps, PLATFORM_DEFAULTS, resolveApp, wechatFailure, type AppOptions, type Failure, type Identity, type LoginApp, type Platform } from './apps';
 import { hashToken, newToken } from './crypto';
-import { createAccessTokenClient } from './access-token';
-import { createMemoryStore, StoreUnavailableError, type Session, type SessionInfo, type SessionStore } from './store';
+import { createMemoryStore, StoreUnavailableError, userKeyOf, type Session, type SessionInfo, type SessionStore } from './store';
 import { guardStore } from './store-guard';
-import { createWechatClient, WechatApiError, WechatUnreachableError, type Code2SessionResult, type WechatClient } from './wechat';
+import { WechatApiError, type WechatClient } from './wechat';
 import { decryptData, DecryptError } from './wechat-crypto';
 import * as schemas from './schemas';
 
@@ -56,11 +63,24 @@ export interface RateLimit {
 }
 
 export interface WxLoginOptions {
-  /** The mini program's AppID (mp.weixin.qq.com > 开发管理 > 开发设置). */
-  appid: string;
+  /**
+   * The single-app form: the WeChat mini program's AppID (mp.weixin.qq.com > 开发管理 > 开发设置).
+   * Give `appid` + `secret`, or `apps`, not both.
+   */
+  appid?: string;
   /** Its AppSecret. Never logged, never in a URL the plugin logs, never in an answer. */
-  secret: string;
-  /** WeChat's API, or the emulator's base URL in tests. @default 'https://api.weixin.qq.com' */
+  secret?: string;
+  /**
+   * Several apps, of any platforms (./apps for each entry's fields):
+   * `{platform: 'wechat', appid, secret, apiBase?}`, `{platform: 'douyin', appid, secret, apiBase?}`,
+   * `{platform: 'alipay', appid, privateKey, alipayPublicKey, aesKey?, keyType?, gateway?}`.
+   * Each (platform, appid) once. A login names its app (`platform`, `appid` in the body, or the
+   * `X-WX-Login-Platform` / `X-WX-Login-Appid` headers in-band) unless the rest tells it; sessions,
+   * the session cap, the per-openid limit and revocation are per app; `request.auth` is
+   * `{platform, appid, openid, unionid?}`. An Alipay app needs the optional peer `alipay-sdk` (4.x).
+   */
+  apps?: AppOptions[];
+  /** WeChat's API, or the emulator's base URL in tests (every WeChat app without its own). @default 'https://api.weixin.qq.com' */
   apiBase?: string;
   /**
    * Where sessions and the access_token live: `createMemoryStore()` for one process,
@@ -98,7 +118,7 @@ export interface WxLoginOptions {
   openapi?: string | false;
   /** Largest JSON body, bytes. @default 16384 */
   bodyLimit?: number;
-  /** Give up on WeChat after this many ms, per call. @default 5000 */
+  /** Give up on WeChat (Douyin, Alipay) after this many ms, per call. @default 5000 */
   timeoutMs?: number;
   /** Clock in ms since the epoch. @default Date.now */
   now?: () => number;
@@ -108,7 +128,7 @@ export interface WxLoginOptions {
 
 /** The defaults of every optional `WxLoginOptions` field. */
 export const DEFAULTS = {
-  apiBase: 'https://api.weixin.qq.com',
+  apiBase: PLATFORM_DEFAULTS.wechatApiBase,
   prefix: '/auth',
   tokenTtlSeconds: 7200,
   idleTimeoutSeconds: 0,
@@ -121,27 +141,50 @@ export const DEFAULTS = {
   timeoutMs: 5000,
 } as const;
 
-/** What `requireAuth` puts on the request. No session_key: see `app.wxLogin.sessionKey`. */
+/**
+ * What `requireAuth` puts on the request. No session_key: see `app.wxLogin.sessionKey`.
+ * Single-app form: `{openid, unionid?}`. With `apps`: `{platform, appid, openid, unionid?}`, and
+ * `anonymousOpenid` for a Douyin login that sent an anonymousCode.
+ */
 export interface RequestAuth {
+  /** With `apps` only. */
+  platform?: Platform;
+  /** With `apps` only. */
+  appid?: string;
   openid: string;
   unionid?: string;
+  /** Douyin only, when the login sent an anonymousCode: the device's id before it logged in. */
+  anonymousOpenid?: string;
 }
+
+/**
+ * A user for `app.wxLogin.list/revoke/revokeAll`: an openid (enough with one app), or
+ * `{platform, appid, openid}` (`request.auth` fits) to say in which app.
+ */
+export type WxLoginUser = string | { platform?: Platform; appid?: string; openid: string };
 
 /** `app.wxLogin`: server-side access to sessions and WeChat. */
 export interface WxLoginApi {
   /**
    * The session_key behind a request `requireAuth` admitted, to decrypt more of the user's data
-   * (wx.getWeRunData, ...). Keep it server side.
-   * @throws Error when the request went through no `requireAuth`
+   * (wx.getWeRunData, tt's encrypted data, ...). Keep it server side.
+   * @throws Error when the request went through no `requireAuth`, or its session has no
+   *   session_key (Alipay)
    */
   sessionKey(request: FastifyRequest): string;
-  /** The openid's live sessions, oldest first (ASVS 7.5.2). */
-  list(openid: string): Promise<SessionInfo[]>;
-  /** Revokes one session by `SessionInfo.id`; false if the openid has no such session. */
-  revoke(openid: string, id: string): Promise<boolean>;
-  /** Revokes every session of the openid (ASVS 7.4.2); resolves to how many were live. */
-  revokeAll(openid: string): Promise<number>;
-  /** code2Session and getPhoneNumber, with the shared access_token. */
+  /**
+   * The user's live sessions, oldest first (ASVS 7.5.2).
+   * @throws Error for a bare openid when several apps are served, or an app not served
+   */
+  list(user: WxLoginUser): Promise<SessionInfo[]>;
+  /** Revokes one session by `SessionInfo.id`; false if the user has no such session. */
+  revoke(user: WxLoginUser, id: string): Promise<boolean>;
+  /** Revokes every session of the user (ASVS 7.4.2); resolves to how many were live. */
+  revokeAll(user: WxLoginUser): Promise<number>;
+  /**
+   * code2Session and getPhoneNumber, with the shared access_token, of the (first) WeChat app.
+   * Without a WeChat app among `apps`, its calls reject saying so.
+   */
   wechat: WechatClient;
   store: SessionStore;
 }
@@ -241,66 +284,54 @@ export function wxLoginErrorHandler(err: FastifyError, request: FastifyRequest, 
   return sendError(reply, 500, 'internal_error', 'The server failed unexpectedly. Retry later.');
 }
 
-/** How each code2Session failure is answered to the mini program. */
-function wechatFailure(reply: FastifyReply, err: unknown) {
-  if (err instanceof WechatUnreachableError) {
-    return sendError(reply, 502, 'wechat_unreachable', 'Could not reach WeChat to check the login code. Retry shortly.');
-  }
-  if (!(err instanceof WechatApiError)) throw err;
-  switch (err.errcode) {
-    case 40029:
-    case 40163:
-      return sendError(
-        reply,
-        401,
-        'invalid_code',
-        'WeChat rejected the login code (expired, already used, or issued to another app). Call wx.login again for a fresh code.',
-      );
-    case 45011:
-      return sendError(
-        reply.header('Retry-After', '60'),
-        429,
-        'rate_limited',
-        err.api === 'code2Session'
-          ? 'Too many logins for this user in the last minute. Retry after 60 seconds with a fresh wx.login code.'
-          : `WeChat's per-minute quota of ${err.api} is spent. Retry after 60 seconds.`,
-        { retryAfter: 60 },
-      );
-    case -1:
-      return sendError(reply.header('Retry-After', '1'), 503, 'wechat_busy', 'WeChat is busy. Retry in a second.');
-    case 40226:
-      return sendError(reply, 403, 'user_blocked', 'WeChat flagged this user as high risk; login is refused.');
-    default:
-      return sendError(
-        reply,
-        502,
-        'wechat_error',
-        `WeChat refused ${err.api} with errcode ${err.errcode}; check the server's appid and secret.`,
-        { errcode: err.errcode },
-      );
-  }
+/** Answers a platform failure (./apps `Failure`). */
+function sendFailure(reply: FastifyReply, f: Failure) {
+  for (const [name, value] of Object.entries(f.headers ?? {})) reply.header(name, value);
+  return sendError(reply, f.status, f.error, f.message, f.extra);
+}
+
+/** Answers an error of a WeChat call as ./apps `wechatFailure` says; rethrows one that is not WeChat's. */
+function wechatFailureReply(reply: FastifyReply, err: unknown) {
+  const f = wechatFailure(err);
+  if (!f) throw err;
+  return sendFailure(reply, f);
 }
 
 // RFC 6750 §2.1: "Bearer" (any case), one or more spaces, a b64token.
 const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
 
 /** The session `requireAuth` found for a request, kept off the request object. */
-const admitted = new WeakMap<FastifyRequest, { tokenHash: string; session: Session; renew: boolean }>();
+const admitted = new WeakMap<FastifyRequest, { tokenHash: string; session: Session; renew: boolean; app: LoginApp }>();
 
-/** The wire contract's headers (README "The contract"; /openapi.json). */
+/** The wire contract's headers (README "The contract"; /openapi.json). Request headers in lower case, as Node gives them. */
 export const HEADERS = {
-  /** Request: a wx.login code instead of a Bearer token: log in on the way (in-band login). */
+  /** Request: a login code (wx.login, tt.login, my.getAuthCode) instead of a Bearer token: log in on the way (in-band login). */
   loginCode: 'x-wx-login-code',
+  /** Request, with loginCode: the app's platform ('wechat', 'douyin', 'alipay'), when the server serves several apps. */
+  loginPlatform: 'x-wx-login-platform',
+  /** Request, with loginCode: the app's appid, when the server serves several apps. */
+  loginAppid: 'x-wx-login-appid',
   /** Answer: a new token, after an in-band login or a renewal. */
   token: 'X-WX-Token',
   /** Answer: its lifetime, s. */
   expiresIn: 'X-WX-Token-Expires-In',
 } as const;
 
+/** `app.wxLogin.wechat` when no WeChat app is served. */
+const noWechatClient: WechatClient = {
+  code2Session: () => Promise.reject(new Error('[wx-login-kit] app.wxLogin.wechat: there is no WeChat app among apps.')),
+  getUserPhoneNumber: () => Promise.reject(new Error('[wx-login-kit] app.wxLogin.wechat: there is no WeChat app among apps.')),
+};
+
+/** A login in progress: the app it is for and who the platform says the code stands for. */
+interface Login {
+  app: LoginApp;
+  identity: Identity;
+}
+
 async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void> {
-  if (!opts.appid || !opts.secret) {
-    throw new Error('[wx-login-kit] wxLogin needs appid and secret (mp.weixin.qq.com > 开发管理 > 开发设置).');
-  }
+  // Throws, saying what to fix, before anything is set up.
+  const { single, apps: appOptions } = normalizeApps(opts);
   const now = opts.now ?? Date.now;
   const given =
     opts.store ??
@@ -321,69 +352,93 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
   const maxPerOpenid = opts.maxSessionsPerOpenid ?? DEFAULTS.maxSessionsPerOpenid;
   const apiBase = opts.apiBase ?? DEFAULTS.apiBase;
   const timeoutMs = opts.timeoutMs ?? DEFAULTS.timeoutMs;
-  try {
-    new URL(apiBase);
-  } catch {
-    // A malformed base would put the secret-bearing code2Session URL into fetch's error.
-    throw new Error('[wx-login-kit] wxLogin: apiBase must be an absolute URL such as https://api.weixin.qq.com.');
-  }
   const limits = opts.rateLimit === false ? { ip: false as const, openid: false as const } : { ...DEFAULTS.rateLimit, ...opts.rateLimit };
 
-  const accessTokens = createAccessTokenClient({
-    apiBase,
-    appid: opts.appid,
-    secret: opts.secret,
-    now,
-    timeoutMs,
-    fetch: opts.fetch,
-    cache: store.accessTokenCache(opts.appid),
-  });
-  const wechat = createWechatClient({ apiBase, appid: opts.appid, secret: opts.secret, timeoutMs, fetch: opts.fetch, accessTokens });
+  const loginApps = appOptions.map((entry) => createLoginApp(entry, { apiBase, timeoutMs, now, fetch: opts.fetch, store }));
+  if (loginApps.some((a) => a.platform === 'alipay')) {
+    // Checked now, so a server missing it fails at start-up rather than at its first Alipay login.
+    try {
+      await import('alipay-sdk');
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'MODULE_NOT_FOUND' && (err as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+      throw new Error('[wx-login-kit] alipay-sdk is not installed: npm i alipay-sdk@4 to log in the Alipay apps in apps.');
+    }
+  }
+  const wechat = loginApps.find((a) => a.wechat)?.wechat ?? noWechatClient;
+
+  /** The app a stored session belongs to; undefined for one of the other form or of an app no longer served (its token is refused). */
+  function appOfSession(s: Session): LoginApp | undefined {
+    if (single) return s.platform === undefined ? loginApps[0] : undefined;
+    return loginApps.find((a) => a.platform === s.platform && a.appid === s.appid);
+  }
+
+  /** What a login's session is, before its createdAt: the single-app form keeps the layout it always had. */
+  function sessionFields(login: Login): Omit<Session, 'createdAt'> {
+    const { app: loginApp, identity } = login;
+    const fields: Omit<Session, 'createdAt'> = single ? { openid: identity.openid } : { platform: loginApp.platform, appid: loginApp.appid, openid: identity.openid };
+    if (identity.session_key !== undefined) fields.session_key = identity.session_key;
+    if (identity.unionid !== undefined) fields.unionid = identity.unionid;
+    if (identity.anonymousOpenid !== undefined) fields.anonymousOpenid = identity.anonymousOpenid;
+    return fields;
+  }
+
+  /** The app a request names (body fields or in-band headers); answers 400 unknown_app and returns null when it names none served. */
+  function appNamed(reply: FastifyReply, platform: unknown, appid: unknown): LoginApp | null {
+    const found = resolveApp(loginApps, platform, appid);
+    if (typeof found !== 'string') return found;
+    sendError(reply, 400, 'unknown_app', found);
+    return null;
+  }
 
   /**
    * The per-openid limit, counted in the store (so across instances on Redis), not by
    * @fastify/rate-limit: an app that registered that plugin first would hand us its own limiter
-   * (its createRateLimit wins), with its allowList and its store. True when it answered 429.
+   * (its createRateLimit wins), with its allowList and its store. Per app with `apps` (the key is
+   * userKeyOf's). True when it answered 429.
    */
   const openidLimit = limits.openid;
-  async function openidLimited(_request: FastifyRequest, reply: FastifyReply, openid: string): Promise<boolean> {
+  async function openidLimited(_request: FastifyRequest, reply: FastifyReply, user: string): Promise<boolean> {
     if (!openidLimit) return false;
-    const { count, resetMs } = await store.hit(`openid:${hashToken(openid).slice(0, 32)}`, openidLimit.timeWindowMs);
+    const { count, resetMs } = await store.hit(`openid:${hashToken(user).slice(0, 32)}`, openidLimit.timeWindowMs);
     if (count <= openidLimit.max) return false;
     rateLimited(reply, Math.max(1, Math.ceil(resetMs / 1000)));
     return true;
   }
 
-  /** code2Session for `code`; on failure answers the client and returns null. */
-  async function exchange(request: FastifyRequest, reply: FastifyReply, code: string): Promise<Code2SessionResult | null> {
-    let result: Code2SessionResult;
+  /** The app's code exchange (code2Session, oauth.token); on failure answers the client and returns null. */
+  async function exchange(request: FastifyRequest, reply: FastifyReply, loginApp: LoginApp, code: string, anonymousCode?: string): Promise<Login | null> {
+    let identity: Identity;
     try {
-      result = await wechat.code2Session(code);
+      identity = await loginApp.exchange(code, anonymousCode);
     } catch (err) {
-      request.log.warn({ errcode: err instanceof WechatApiError ? err.errcode : undefined, reason: (err as Error).name }, 'code2Session failed');
-      wechatFailure(reply, err);
+      const failure = loginApp.failure(err);
+      if (!failure) throw err;
+      // The platform's error code only: its messages may quote what it was sent.
+      const what = loginApp.platform === 'alipay' ? 'alipay.system.oauth.token failed' : 'code2Session failed';
+      request.log.warn(single ? loginApp.logFields(err) : { platform: loginApp.platform, appid: loginApp.appid, ...loginApp.logFields(err) }, what);
+      sendFailure(reply, failure);
       return null;
     }
-    return (await openidLimited(request, reply, result.openid)) ? null : result;
+    const login = { app: loginApp, identity };
+    return (await openidLimited(request, reply, userKeyOf(sessionFields(login)))) ? null : login;
   }
 
   /**
    * A new 256-bit token for this session; only sha256(token) is stored. A renewal may hold one
    * session more than the cap for the old token's grace, so it revokes no other device.
    */
-  async function issueToken(request: FastifyRequest, result: Code2SessionResult, renewal = false) {
+  async function issueToken(request: FastifyRequest, fields: Omit<Session, 'createdAt'>, renewal = false) {
     const token = newToken();
     const tokenHash = hashToken(token);
-    const session: Session = { openid: result.openid, session_key: result.session_key, createdAt: now() };
-    if (result.unionid !== undefined) session.unionid = result.unionid;
+    const session: Session = { ...fields, createdAt: now() };
     const revoked = await store.create(tokenHash, session, { ttlMs: tokenTtlMs, idleMs, maxPerOpenid: maxPerOpenid + (renewal ? 1 : 0) });
     if (revoked.length > 0) request.log.info({ revoked: revoked.length }, 'oldest sessions of this openid revoked (maxSessionsPerOpenid)');
     return { token, expiresIn: tokenTtlSeconds, tokenHash, session };
   }
 
   /** What a login route answers: the token and its lifetime (s), nothing of the session. */
-  async function loginAnswer(request: FastifyRequest, result: Code2SessionResult) {
-    const { token, expiresIn } = await issueToken(request, result);
+  async function loginAnswer(request: FastifyRequest, login: Login) {
+    const { token, expiresIn } = await issueToken(request, sessionFields(login));
     return { token, expiresIn };
   }
 
@@ -391,7 +446,6 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
   function tokenHeaders(reply: FastifyReply, token: string) {
     return noStore(reply).header(HEADERS.token, token).header(HEADERS.expiresIn, String(tokenTtlSeconds));
   }
-
 
   /** One hit on a client IP's counter: the /auth routes' limiter and an in-band login share it. */
   const ipHit = (ip: string, windowMs: number) => store.hit(`ip:${ip}`, windowMs);
@@ -401,15 +455,20 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
   const renewAtMs = renewAfter > 0 && renewAfter < 1 ? renewAfter * tokenTtlMs : Infinity;
   const renewGraceMs = (opts.renewGraceSeconds ?? DEFAULTS.renewGraceSeconds) * 1000;
 
-  function admit(request: FastifyRequest, tokenHash: string, session: Session & { renewed?: boolean }, renew: boolean) {
-    admitted.set(request, { tokenHash, session, renew });
-    request.auth = session.unionid === undefined ? { openid: session.openid } : { openid: session.openid, unionid: session.unionid };
+  function admit(request: FastifyRequest, tokenHash: string, session: Session & { renewed?: boolean }, renew: boolean, loginApp: LoginApp) {
+    admitted.set(request, { tokenHash, session, renew, app: loginApp });
+    // Only the keys that have a value: the single-app form's shape is {openid, unionid?}.
+    const auth: RequestAuth = single ? { openid: session.openid } : { platform: loginApp.platform, appid: loginApp.appid, openid: session.openid };
+    if (session.unionid !== undefined) auth.unionid = session.unionid;
+    if (session.anonymousOpenid !== undefined) auth.anonymousOpenid = session.anonymousOpenid;
+    request.auth = auth;
   }
 
   /**
    * Admits a live Bearer token (answers 401 otherwise). With `inband`, a request with no
    * Authorization but an `X-WX-Login-Code` logs in on the way: code2Session, a new session under
-   * the same caps, limits and errors as POST /login, the token in the answer's `X-WX-Token`.
+   * the same caps, limits and errors as POST /login, the token in the answer's `X-WX-Token`. The
+   * app is named by `X-WX-Login-Platform` / `X-WX-Login-Appid` as POST /login's body names it.
    */
   async function authenticate(request: FastifyRequest, reply: FastifyReply, inband: boolean) {
     const header = request.headers.authorization;
@@ -422,24 +481,41 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
     const session = await store.get(tokenHash);
     // The store checks the deadlines on its own clock; this checks the lifetime on the server's.
     const age = session ? now() - session.createdAt : Infinity;
-    if (!session || age >= tokenTtlMs) return invalidToken(reply, 'Token unknown, expired or revoked.', true);
-    admit(request, tokenHash, session, age >= renewAtMs && !session.renewed);
+    // A session of an app no longer served (or of the other configuration form) is no session.
+    const loginApp = session ? appOfSession(session) : undefined;
+    if (!session || !loginApp || age >= tokenTtlMs) return invalidToken(reply, 'Token unknown, expired or revoked.', true);
+    admit(request, tokenHash, session, age >= renewAtMs && !session.renewed, loginApp);
+  }
+
+  /** One header's value: undefined when absent, null (after a 400) when repeated or empty. */
+  function oneHeader(request: FastifyRequest, reply: FastifyReply, name: string, what: string): string | undefined | null {
+    const value = request.headers[name];
+    if (value === undefined) return undefined;
+    if (typeof value === 'string' && value.length > 0 && value.length <= 64) return value;
+    sendError(reply, 400, 'invalid_request', `${name} must be one ${what}.`);
+    return null;
   }
 
   async function inbandLogin(request: FastifyRequest, reply: FastifyReply, code: string | string[]) {
     if (typeof code !== 'string' || code.length === 0 || code.length > schemas.code.maxLength) {
       return sendError(reply, 400, 'invalid_request', `${HEADERS.loginCode} must be one wx.login code.`);
     }
+    const platform = oneHeader(request, reply, HEADERS.loginPlatform, "platform: 'wechat', 'douyin' or 'alipay'");
+    if (platform === null) return reply;
+    const appid = oneHeader(request, reply, HEADERS.loginAppid, 'appid');
+    if (appid === null) return reply;
+    const loginApp = appNamed(reply, platform, appid);
+    if (!loginApp) return reply;
     // The /auth routes' IP limit, in the same bucket: a code in a header is a login all the same.
     if (limits.ip) {
       const { count, resetMs } = await ipHit(request.ip, limits.ip.timeWindowMs);
       if (count > limits.ip.max) return rateLimited(reply, Math.max(1, Math.ceil(resetMs / 1000)));
     }
-    const result = await exchange(request, reply, code);
-    if (!result) return reply;
-    const { token, tokenHash, session } = await issueToken(request, result);
+    const login = await exchange(request, reply, loginApp, code);
+    if (!login) return reply;
+    const { token, tokenHash, session } = await issueToken(request, sessionFields(login));
     tokenHeaders(reply, token);
-    admit(request, tokenHash, session, false);
+    admit(request, tokenHash, session, false, loginApp);
   }
 
   /** `app.requireAuth` and the routes' own: a store failure is answered 503 here, whatever the route's error handler. */
@@ -463,7 +539,11 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
     found.renew = false;
     try {
       if (!(await store.renew(found.tokenHash, renewGraceMs))) return payload;
-      const { token } = await issueToken(request, found.session, true);
+      const { platform, appid, openid, unionid, session_key, anonymousOpenid } = found.session;
+      const fields: Omit<Session, 'createdAt'> = { platform, appid, openid, unionid, session_key, anonymousOpenid };
+      // The successor has the old session's fields, no more (no deadlines, no renewed mark), no undefined ones.
+      for (const key of Object.keys(fields) as Array<keyof typeof fields>) if (fields[key] === undefined) delete fields[key];
+      const { token } = await issueToken(request, fields, true);
       tokenHeaders(reply, token);
     } catch (err) {
       // The answer itself is good: send it; the client renews next time or logs in again.
@@ -478,13 +558,30 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
     return found;
   }
 
+  /** A user of `app.wxLogin`'s API as the store keys it (userKeyOf). */
+  function userKey(user: WxLoginUser): string {
+    const named = typeof user === 'string' ? { openid: user } : user;
+    const found = resolveApp(loginApps, named.platform, named.appid);
+    if (typeof found === 'string') {
+      throw new Error(`[wx-login-kit] app.wxLogin: ${found} Pass { platform, appid, openid } (request.auth fits).`);
+    }
+    return single ? named.openid : userKeyOf({ platform: found.platform, appid: found.appid, openid: named.openid });
+  }
+
+  /** The user of the session `requireAuth` admitted, as the store keys it. */
+  const userOf = (request: FastifyRequest) => userKeyOf(sessionOf(request).session);
+
   app.decorateRequest('auth', null);
   app.decorate('requireAuth', requireAuth);
   app.decorate('wxLogin', {
-    sessionKey: (request: FastifyRequest) => sessionOf(request).session.session_key,
-    list: (openid: string) => store.list(openid),
-    revoke: (openid: string, id: string) => store.revoke(openid, id),
-    revokeAll: (openid: string) => store.revokeAll(openid),
+    sessionKey(request: FastifyRequest) {
+      const key = sessionOf(request).session.session_key;
+      if (key === undefined) throw new Error('[wx-login-kit] this session has no session_key: Alipay logins have none.');
+      return key;
+    },
+    list: async (user: WxLoginUser) => store.list(userKey(user)),
+    revoke: async (user: WxLoginUser, id: string) => store.revoke(userKey(user), id),
+    revokeAll: async (user: WxLoginUser) => store.revokeAll(userKey(user)),
     wechat,
     store: given,
   } satisfies WxLoginApi);
@@ -550,13 +647,18 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
       });
     }
 
-    /** Decrypts a button's encryptedData with this code's session_key; on failure answers 400 and returns null. */
-    function decrypt(reply: FastifyReply, result: Code2SessionResult, body: { encryptedData: string; iv: string }) {
+    /**
+     * Decrypts a button's encryptedData with this code's session_key (WeChat's open data, and
+     * Douyin's phone data, which is the same AES-128-CBC); on failure answers 400 and returns null.
+     */
+    function decrypt(reply: FastifyReply, login: Login, body: { encryptedData: string; iv: string }) {
+      const { app: loginApp, identity } = login;
+      const input = { sessionKey: identity.session_key!, encryptedData: body.encryptedData, iv: body.iv };
       try {
-        return decryptData({ sessionKey: result.session_key, encryptedData: body.encryptedData, iv: body.iv, appid: opts.appid });
+        return loginApp.douyin ? loginApp.douyin.decryptPhoneNumber(input) : decryptData({ ...input, appid: loginApp.appid });
       } catch (err) {
         if (!(err instanceof DecryptError)) throw err;
-        sendError(reply, 400, err.code, `${err.message}. Keep a wx.login code from BEFORE the tap and send it with the data.`);
+        sendError(reply, 400, err.code, `${err.message}. Keep a ${loginApp.loginCall} code from BEFORE the tap and send it with the data.`);
         return null;
       }
     }
@@ -567,67 +669,138 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
     const revocation = { bodyLimit, preHandler: requireToken, config: { rateLimit: false as const } };
 
     routes.post('/login', { bodyLimit, schema: schemas.login }, async (request, reply) => {
-      const result = await exchange(request, reply, (request.body as { code: string }).code);
-      return result ? noStore(reply).send(await loginAnswer(request, result)) : reply;
+      const body = request.body as { code: string; platform?: string; appid?: string; anonymousCode?: string };
+      const loginApp = appNamed(reply, body.platform, body.appid);
+      if (!loginApp) return reply;
+      if (body.anonymousCode !== undefined && loginApp.platform !== 'douyin') {
+        return sendError(reply, 400, 'invalid_request', "anonymousCode is Douyin's (tt.login's anonymousCode); send it only to a Douyin app.");
+      }
+      const login = await exchange(request, reply, loginApp, body.code, body.anonymousCode);
+      return login ? noStore(reply).send(await loginAnswer(request, login)) : reply;
     });
 
     /** getuserphonenumber for a button's code, with `openid` to check it is that user's; on failure answers and returns null. */
-    async function askPhone(request: FastifyRequest, reply: FastifyReply, phoneCode: string, openid?: string) {
+    async function askPhone(request: FastifyRequest, reply: FastifyReply, client: WechatClient, phoneCode: string, openid?: string) {
       try {
-        return await wechat.getUserPhoneNumber(phoneCode, openid);
+        return await client.getUserPhoneNumber(phoneCode, openid);
       } catch (err) {
         request.log.warn({ errcode: err instanceof WechatApiError ? err.errcode : undefined, reason: (err as Error).name }, 'getuserphonenumber failed');
         if (err instanceof WechatApiError && err.errcode === 40029) {
           sendError(reply, 400, 'invalid_phone_code', "WeChat rejected the phone code (expired, already used, or another user's). Ask the user to tap the button again.");
           return null;
         }
-        wechatFailure(reply, err);
+        wechatFailureReply(reply, err);
         return null;
       }
     }
 
+    /**
+     * Opens what my.getPhoneNumber gave (`response`): Alipay's signature checked with the app's
+     * alipayPublicKey, then AES with its aesKey. Alipay numbers are mainland ones: countryCode '86'.
+     * On failure answers 4xx and returns null.
+     * https://opendocs.alipay.com/mini/api/getphonenumber
+     */
+    function alipayPhone(request: FastifyRequest, reply: FastifyReply, loginApp: LoginApp, response: string) {
+      const client = loginApp.alipay!;
+      if (!client.aesKey) {
+        sendError(reply, 400, 'invalid_request', `This server takes no phone numbers for Alipay app ${loginApp.appid}: it has no aesKey configured.`);
+        return null;
+      }
+      try {
+        const { mobile } = client.decryptPhone(response, client.aesKey);
+        return { phoneNumber: mobile, purePhoneNumber: mobile, countryCode: '86' };
+      } catch (err) {
+        if (!(err instanceof AlipayPhoneError)) throw err;
+        // bad_signature and decrypt_failed may be a wrong alipayPublicKey or aesKey: the operator sees the kind.
+        request.log.warn({ platform: 'alipay', appid: loginApp.appid, reason: err.code }, 'my.getPhoneNumber response refused');
+        if (err.code === 'refused') {
+          sendError(reply, 403, 'phone_refused', 'Alipay gave no phone number for this response (is the phone number permission granted to the app?).');
+        } else if (err.code === 'bad_response') {
+          sendError(reply, 400, 'invalid_request', 'response is not what my.getPhoneNumber gives: send its res.response as it is.');
+        } else {
+          sendError(reply, 400, 'decrypt_failed', 'The phone response did not verify or decrypt with this app\'s keys. Ask the user to tap the button again.');
+        }
+        return null;
+      }
+    }
+
+    type PhoneBody = { code?: string; platform?: string; appid?: string; phoneCode?: string; encryptedData?: string; iv?: string; response?: string };
+
+    /** Which fields each platform's button gives; a body of another platform's shape is refused before any code is spent. */
+    function phoneShapeError(loginApp: LoginApp, body: PhoneBody, withCode: boolean): string | undefined {
+      if (loginApp.platform === 'alipay') {
+        return body.response === undefined ? "An Alipay app's phone number comes as response (my.getPhoneNumber's res.response)." : undefined;
+      }
+      if (body.response !== undefined) return `response is Alipay's; a ${loginApp.platform === 'wechat' ? 'WeChat' : 'Douyin'} app sends ${loginApp.platform === 'wechat' ? 'phoneCode, or encryptedData and iv' : 'encryptedData and iv'}.`;
+      if (loginApp.platform === 'douyin') {
+        if (!withCode) return "Douyin's phone data needs the tt.login code from before the tap: send {code, encryptedData, iv}.";
+        if (body.encryptedData === undefined || body.iv === undefined) return "A Douyin app sends the tap's encryptedData and iv (the code-based phone flow is not supported).";
+      }
+      return undefined;
+    }
+
     routes.post('/phone', { bodyLimit, schema: schemas.phone }, async (request, reply) => {
-      const body = request.body as { code?: string; phoneCode?: string; encryptedData?: string; iv?: string };
+      const body = request.body as PhoneBody;
       if (body.code === undefined) {
         // A logged-in user's tap: the number for the token's openid. No code2Session, no new
-        // session, no wx.login spent (WeChat checks the phone code against the openid).
-        if (!body.phoneCode) {
+        // session, no wx.login spent (WeChat checks the phone code against the openid; Alipay's
+        // response is signed by Alipay for this app).
+        if (!body.phoneCode && body.response === undefined) {
           return sendError(reply, 400, 'invalid_request', 'Without a code, send phoneCode (the tap\'s detail.code) with your token; encryptedData needs a wx.login code from before the tap.');
         }
         await requireToken(request, reply);
         if (reply.sent) return reply;
-        const bound = await askPhone(request, reply, body.phoneCode, request.auth!.openid);
+        const loginApp = sessionOf(request).app;
+        const shape = phoneShapeError(loginApp, body, false);
+        if (shape) return sendError(reply, 400, 'invalid_request', shape);
+        const bound = loginApp.alipay
+          ? alipayPhone(request, reply, loginApp, body.response!)
+          : await askPhone(request, reply, loginApp.wechat!, body.phoneCode!, request.auth!.openid);
         if (!bound) return reply;
         const { phoneNumber, purePhoneNumber, countryCode } = bound;
         return noStore(reply).send({ phoneNumber, purePhoneNumber, countryCode });
       }
-      const result = await exchange(request, reply, body.code);
-      if (!result) return reply;
-      let phone: { phoneNumber?: unknown; purePhoneNumber?: unknown; countryCode?: unknown } | null;
-      if (body.phoneCode) {
-        phone = await askPhone(request, reply, body.phoneCode);
+      const loginApp = appNamed(reply, body.platform, body.appid);
+      if (!loginApp) return reply;
+      const shape = phoneShapeError(loginApp, body, true);
+      if (shape) return sendError(reply, 400, 'invalid_request', shape);
+      let phone: { phoneNumber?: unknown; purePhoneNumber?: unknown; countryCode?: unknown } | null = null;
+      // Alipay's response needs no login to be checked: a bad one spends no authCode.
+      if (loginApp.alipay) {
+        phone = alipayPhone(request, reply, loginApp, body.response!);
         if (!phone) return reply;
-      } else {
-        const data = decrypt(reply, result, body as { encryptedData: string; iv: string });
+      }
+      const login = await exchange(request, reply, loginApp, body.code);
+      if (!login) return reply;
+      if (loginApp.wechat && body.phoneCode) {
+        phone = await askPhone(request, reply, loginApp.wechat, body.phoneCode);
+        if (!phone) return reply;
+      } else if (!loginApp.alipay) {
+        const data = decrypt(reply, login, body as { encryptedData: string; iv: string });
         if (!data) return reply;
         phone = data;
       }
-      const { phoneNumber, purePhoneNumber, countryCode } = phone;
+      const { phoneNumber, purePhoneNumber, countryCode } = phone!;
       if (typeof phoneNumber !== 'string' || typeof purePhoneNumber !== 'string' || typeof countryCode !== 'string') {
         return sendError(reply, 400, 'decrypt_failed', 'The phone data has no phoneNumber, purePhoneNumber and countryCode.');
       }
-      return noStore(reply).send({ ...(await loginAnswer(request, result)), phoneNumber, purePhoneNumber, countryCode });
+      return noStore(reply).send({ ...(await loginAnswer(request, login)), phoneNumber, purePhoneNumber, countryCode });
     });
 
     routes.post('/profile', { bodyLimit, schema: schemas.profile }, async (request, reply) => {
-      const body = request.body as { code: string; encryptedData: string; iv: string };
-      const result = await exchange(request, reply, body.code);
-      if (!result) return reply;
-      const data = decrypt(reply, result, body);
+      const body = request.body as { code: string; encryptedData: string; iv: string; platform?: string; appid?: string };
+      const loginApp = appNamed(reply, body.platform, body.appid);
+      if (!loginApp) return reply;
+      if (loginApp.platform !== 'wechat') {
+        return sendError(reply, 400, 'invalid_request', "POST /auth/profile is WeChat's getUserInfo flow; log this app's users in with POST /auth/login.");
+      }
+      const login = await exchange(request, reply, loginApp, body.code);
+      if (!login) return reply;
+      const data = decrypt(reply, login, body);
       if (!data) return reply;
       // Only display fields: openId/unionId in the data are not trusted (see the top of this file).
-      const { nickName, avatarUrl, gender, language, city, province, country } = data;
-      return noStore(reply).send({ ...(await loginAnswer(request, result)), userInfo: { nickName, avatarUrl, gender, language, city, province, country } });
+      const { nickName, avatarUrl, gender, language, city, province, country } = data as Record<string, unknown>;
+      return noStore(reply).send({ ...(await loginAnswer(request, login)), userInfo: { nickName, avatarUrl, gender, language, city, province, country } });
     });
 
     routes.post('/logout', { ...revocation, schema: schemas.logout }, async (request) => {
@@ -636,18 +809,18 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
     });
 
     routes.post('/logout-all', { ...revocation, schema: schemas.logoutAll }, async (request) => ({
-      revoked: await store.revokeAll(request.auth!.openid),
+      revoked: await store.revokeAll(userOf(request)),
     }));
 
     routes.get('/sessions', { preHandler: requireToken, schema: schemas.sessions }, async (request, reply) => {
       const current = sessionOf(request).tokenHash;
-      const sessions = await store.list(request.auth!.openid);
+      const sessions = await store.list(userOf(request));
       return noStore(reply).send({ sessions: sessions.map((s) => ({ ...s, current: s.id === current })) });
     });
 
     routes.delete('/sessions/:id', { ...revocation, schema: schemas.revoke }, async (request, reply) => {
       const { id } = request.params as { id: string };
-      if (!(await store.revoke(request.auth!.openid, id))) return sendError(reply, 404, 'not_found', 'No live session of yours has that id. GET /auth/sessions lists them.');
+      if (!(await store.revoke(userOf(request), id))) return sendError(reply, 404, 'not_found', 'No live session of yours has that id. GET /auth/sessions lists them.');
       return { ok: true };
     });
   }

@@ -4,8 +4,10 @@
  * access_token is fetched by one process and shared.
  *
  * Layout (prefix `wxlk:` by default):
- *   <prefix>s:<sha256(token)>      JSON {openid, unionid?, session_key, createdAt, expiresAt, lastSeenAt, idleMs}, PX = lifetime
- *   <prefix>o:<sha256(openid)>     sorted set of the openid's session ids, oldest first
+ *   <prefix>s:<sha256(token)>      JSON {platform?, appid?, openid, unionid?, session_key?, anonymousOpenid?, createdAt, expiresAt, lastSeenAt, idleMs}, PX = lifetime
+ *   <prefix>o:<sha256(user)>       sorted set of the user's session ids, oldest first; user = userKeyOf(session) in
+ *                                  ./store: the openid in the single-app form (the layout before `apps`),
+ *                                  ["<platform>","<appid>","<openid>"] with `apps`
  *   <prefix>at:<appid>             JSON {token, expiresAt}: the shared access_token
  *   <prefix>at:<appid>:lock        the refresh lock (SET NX PX, released only by its holder)
  *   <prefix>rl:...                 the plugin's rate-limit counters (`hit`: per IP and per openid)
@@ -23,7 +25,7 @@
 import { randomBytes } from 'node:crypto';
 import DataLoader from 'dataloader';
 import { hashToken } from './crypto';
-import { isLive, StoreUnavailableError, type AccessTokenCache, type Session, type SessionInfo, type SessionStore, type StoredSession } from './store';
+import { isLive, StoreUnavailableError, userKeyOf, type AccessTokenCache, type Session, type SessionInfo, type SessionStore, type StoredSession } from './store';
 
 /**
  * What the store uses of an ioredis client (ioredis 6's `Redis` fits it: tsc checks that here), declared so that
@@ -233,7 +235,7 @@ export function createRedisStore(opts: RedisStoreOptions): SessionStore & { redi
   }
   const sessionPrefix = `${prefix}s:`;
   const sessionKey = (id: string) => sessionPrefix + id;
-  const indexKey = (openid: string) => `${prefix}o:${hashToken(openid)}`;
+  const indexKey = (user: string) => `${prefix}o:${hashToken(user)}`;
 
   const scripts = { Create: [2, CREATE], List: [1, LIST], RevokeAll: [1, REVOKE_ALL], Revoke: [2, REVOKE], Renew: [1, RENEW], Unlock: [1, UNLOCK], Hit: [1, HIT] } as const;
   const commands = redis as unknown as Record<string, Command | undefined>;
@@ -257,7 +259,7 @@ export function createRedisStore(opts: RedisStoreOptions): SessionStore & { redi
     async create(tokenHash, session: Session, { ttlMs, idleMs = 0, maxPerOpenid }) {
       const t = now();
       const stored: StoredSession = { ...session, expiresAt: t + ttlMs, lastSeenAt: t, idleMs };
-      const args = [sessionKey(tokenHash), indexKey(session.openid), tokenHash, t, ttlMs, maxPerOpenid, sessionPrefix, JSON.stringify(stored)];
+      const args = [sessionKey(tokenHash), indexKey(userKeyOf(session)), tokenHash, t, ttlMs, maxPerOpenid, sessionPrefix, JSON.stringify(stored)];
       return (await run('Create', ...args)) as string[];
     },
 
@@ -284,8 +286,8 @@ export function createRedisStore(opts: RedisStoreOptions): SessionStore & { redi
       await bounded(() => redis.del(sessionKey(tokenHash)));
     },
 
-    async list(openid) {
-      const ids = (await run('List', indexKey(openid), now(), sessionPrefix)) as string[];
+    async list(user) {
+      const ids = (await run('List', indexKey(user), now(), sessionPrefix)) as string[];
       if (ids.length === 0) return [];
       const raws = await bounded(() => redis.mget(...ids.map(sessionKey)));
       const t = now();
@@ -298,12 +300,12 @@ export function createRedisStore(opts: RedisStoreOptions): SessionStore & { redi
       return infos;
     },
 
-    async revoke(openid, id) {
-      return (await run('Revoke', indexKey(openid), sessionKey(id), id, now())) === 1;
+    async revoke(user, id) {
+      return (await run('Revoke', indexKey(user), sessionKey(id), id, now())) === 1;
     },
 
-    async revokeAll(openid) {
-      return (await run('RevokeAll', indexKey(openid), now(), sessionPrefix)) as number;
+    async revokeAll(user) {
+      return (await run('RevokeAll', indexKey(user), now(), sessionPrefix)) as number;
     },
 
     async renew(tokenHash, graceMs) {

@@ -4,7 +4,18 @@
  * enough that nothing large reaches WeChat or the decryptor.
  */
 
-export const code = { type: 'string', minLength: 1, maxLength: 128, description: 'A wx.login code: valid 5 minutes, single use.' } as const;
+export const code = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 128,
+  description: "A login code, single use: wx.login's (valid 5 minutes), tt.login's (3 minutes) or my.getAuthCode's authCode.",
+} as const;
+
+/** Which app a login is for: needed only when the server serves several and the rest does not tell which. */
+const appFields = {
+  platform: { type: 'string', minLength: 1, maxLength: 16, description: "The app's platform: 'wechat', 'douyin' or 'alipay'. Optional when the server serves one app, or one of this platform." },
+  appid: { type: 'string', minLength: 1, maxLength: 64, description: "The app's appid (Alipay: app_id). Optional when the server serves one app, or one of this platform." },
+} as const;
 const encryptedData = { type: 'string', minLength: 1, maxLength: 8192, description: 'encryptedData from the button, base64.' } as const;
 const iv = { type: 'string', minLength: 1, maxLength: 64, description: 'iv from the button, base64.' } as const;
 
@@ -36,6 +47,7 @@ export const openapiInfo = {
       'wx.login code -> code2Session -> token. https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/login.html',
       '',
       'In-band login: a request to one of the app\'s protected routes with no Authorization but `X-WX-Login-Code: <wx.login code>` logs in on the way (same caps, limits and errors as POST /auth/login; a used code is 401 invalid_code); its answer carries `X-WX-Token: <token>` and `X-WX-Token-Expires-In: <seconds>`, with Cache-Control: no-store.',
+      'Several apps (`apps`): a login names its app with `platform` and `appid` in the body (in-band: the `X-WX-Login-Platform` and `X-WX-Login-Appid` headers) when the rest does not tell it; an app the server does not serve is 400 unknown_app.',
       'In-band renewal: once a token has lived `renewAfter` of its lifetime (default half), the next authenticated 2xx answer carries its successor in the same two headers; the old token keeps working `renewGraceSeconds` (default 60) more.',
     ].join('\n'),
     version: '1',
@@ -43,30 +55,47 @@ export const openapiInfo = {
   components: {
     securitySchemes: {
       bearer: { type: 'http', scheme: 'bearer' },
-      loginCode: { type: 'apiKey', in: 'header', name: 'X-WX-Login-Code', description: 'A wx.login code, for an in-band login.' },
+      loginCode: { type: 'apiKey', in: 'header', name: 'X-WX-Login-Code', description: 'A login code (wx.login, tt.login, my.getAuthCode), for an in-band login.' },
+      loginPlatform: {
+        type: 'apiKey',
+        in: 'header',
+        name: 'X-WX-Login-Platform',
+        description: "With X-WX-Login-Code, when the server serves several apps: the app's platform ('wechat', 'douyin', 'alipay').",
+      },
+      loginAppid: { type: 'apiKey', in: 'header', name: 'X-WX-Login-Appid', description: "With X-WX-Login-Code, when the server serves several apps: the app's appid." },
     },
   },
 } as const;
 
 export const login = {
-  summary: 'Exchange a wx.login code for a token',
-  body: { type: 'object', required: ['code'], properties: { code } },
+  summary: 'Exchange a login code for a token',
+  body: {
+    type: 'object',
+    required: ['code'],
+    properties: {
+      code,
+      ...appFields,
+      anonymousCode: { type: 'string', minLength: 1, maxLength: 128, description: "Douyin only: tt.login's anonymousCode, to learn the device's anonymous_openid." },
+    },
+  },
   response: { 200: { type: 'object', required: ['token', 'expiresIn'], properties: token }, ...errors },
 } as const;
 
 export const phone = {
   summary: 'Log in with the phone number from a getPhoneNumber / getRealtimePhoneNumber button, or bind it to a logged-in user',
   description:
-    'With `code` (a wx.login code from before the tap): code2Session, a new session, the token and the number. Without `code`, with `Authorization: Bearer <token>` and `phoneCode`: the number of the token\'s user (WeChat checks the phone code against the openid); no new session, no token in the answer.',
+    'With `code` (a login code from before the tap): code2Session, a new session, the token and the number. Without `code`, with `Authorization: Bearer <token>` and `phoneCode` (WeChat) or `response` (Alipay): the number of the token\'s user (WeChat checks the phone code against the openid); no new session, no token in the answer. WeChat: `phoneCode`, or `encryptedData` + `iv`; Douyin: `code` + `encryptedData` + `iv`; Alipay: `response`.',
   body: {
     type: 'object',
     properties: {
       code,
-      phoneCode: { type: 'string', minLength: 1, maxLength: 256, description: "The button's detail.code." },
+      ...appFields,
+      phoneCode: { type: 'string', minLength: 1, maxLength: 256, description: "WeChat: the button's detail.code." },
       encryptedData,
       iv,
+      response: { type: 'string', minLength: 1, maxLength: 8192, description: "Alipay: my.getPhoneNumber's res.response, as it is (signed and encrypted by Alipay)." },
     },
-    anyOf: [{ required: ['phoneCode'] }, { required: ['code', 'encryptedData', 'iv'] }],
+    anyOf: [{ required: ['phoneCode'] }, { required: ['code', 'encryptedData', 'iv'] }, { required: ['response'] }],
   },
   response: {
     200: {
@@ -79,8 +108,8 @@ export const phone = {
 } as const;
 
 export const profile = {
-  summary: 'Log in with the user info from a (legacy) getUserInfo button',
-  body: { type: 'object', required: ['code', 'encryptedData', 'iv'], properties: { code, encryptedData, iv } },
+  summary: 'Log in with the user info from a (legacy) getUserInfo button (WeChat)',
+  body: { type: 'object', required: ['code', 'encryptedData', 'iv'], properties: { code, ...appFields, encryptedData, iv } },
   response: {
     200: {
       type: 'object',

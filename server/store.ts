@@ -1,6 +1,10 @@
 /**
- * Session stores: sha256(token) -> the WeChat session behind it, plus a per-openid index (the
- * sessions cap, `list`, `revokeAll`) and the app's shared access_token cache.
+ * Session stores: sha256(token) -> the session behind it, plus a per-user index (the sessions
+ * cap, `list`, `revokeAll`) and the apps' shared access_token caches.
+ *
+ * A user is the openid in the single-app form `{appid, secret}` (the layout of every release
+ * before `apps`), and platform + appid + openid with `apps` ({@link userKeyOf}): the same openid
+ * string in two apps is two users, with their own cap, list and revocation.
  *
  * Keys are sha256 hex of the token (see `hashToken` in ./crypto), never the raw token, so a
  * leaked store dump cannot be replayed. Two stores implement this interface and pass one
@@ -10,10 +14,17 @@
 
 /** What a token stands for. `session_key` never leaves the server. */
 export interface Session {
+  /** With `apps` only: the app's platform. Absent in the single-app form. */
+  platform?: 'wechat' | 'douyin' | 'alipay';
+  /** With `apps` only: the app's appid. Absent in the single-app form. */
+  appid?: string;
   openid: string;
-  /** Only when the app is bound to a WeChat Open Platform account. */
+  /** WeChat: only when the app is bound to an Open Platform account; Douyin: when it gives one; Alipay: never. */
   unionid?: string;
-  session_key: string;
+  /** WeChat and Douyin: the key of the login's encrypted data. Alipay sessions have none. */
+  session_key?: string;
+  /** Douyin, when the login sent an anonymousCode: the device's anonymous_openid. */
+  anonymousOpenid?: string;
   /** When the token was issued, ms since the epoch (from the server's `now`). */
   createdAt: number;
 }
@@ -58,8 +69,9 @@ export interface AccessTokenCache {
 
 export interface SessionStore {
   /**
-   * Stores a new session under `tokenHash` and indexes it by openid. If the openid then has more
-   * than `maxPerOpenid` live sessions, the oldest are revoked. Resolves to the revoked ids.
+   * Stores a new session under `tokenHash` and indexes it by its user ({@link userKeyOf}). If the
+   * user then has more than `maxPerOpenid` live sessions, the oldest are revoked. Resolves to the
+   * revoked ids.
    */
   create(tokenHash: string, session: Session, opts: CreateSessionOptions): Promise<string[]>;
   /**
@@ -71,12 +83,12 @@ export interface SessionStore {
   get(tokenHash: string): Promise<StoredSession | null>;
   /** Forgets one session (logout); deleting an unknown key is not an error. */
   delete(tokenHash: string): Promise<void>;
-  /** The openid's live sessions, oldest first. */
-  list(openid: string): Promise<SessionInfo[]>;
-  /** Revokes one of the openid's sessions by `SessionInfo.id`; false if it has no such session. */
-  revoke(openid: string, id: string): Promise<boolean>;
-  /** Revokes every session of the openid; resolves to how many were live. */
-  revokeAll(openid: string): Promise<number>;
+  /** The user's live sessions, oldest first. `user`: {@link userKeyOf} (the openid in the single-app form). */
+  list(user: string): Promise<SessionInfo[]>;
+  /** Revokes one of the user's sessions by `SessionInfo.id`; false if it has no such session. */
+  revoke(user: string, id: string): Promise<boolean>;
+  /** Revokes every session of the user; resolves to how many were live. */
+  revokeAll(user: string): Promise<number>;
   /**
    * Marks a live session renewed and ends it within `graceMs` (ms), at once for every process.
    * Resolves to false, changing nothing, when it is not live or was renewed already: one renewal
@@ -114,6 +126,15 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+/**
+ * The user a session belongs to, as the stores index it and as `list`, `revoke` and `revokeAll`
+ * take it: the openid alone for a session of the single-app form (no `platform`), else
+ * `["<platform>","<appid>","<openid>"]` (JSON: no two apps' users can meet, whatever their ids).
+ */
+export function userKeyOf(s: Pick<Session, 'platform' | 'appid' | 'openid'>): string {
+  return s.platform === undefined ? s.openid : JSON.stringify([s.platform, s.appid ?? '', s.openid]);
+}
+
 /** Whether a stored session is still usable at `t`. Shared by both stores. */
 export function isLive(s: Pick<StoredSession, 'expiresAt' | 'lastSeenAt' | 'idleMs'>, t: number): boolean {
   return t < s.expiresAt && !(s.idleMs > 0 && t - s.lastSeenAt >= s.idleMs);
@@ -147,8 +168,8 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): SessionStore &
   const evictTo = Math.max(1, maxEntries - Math.floor(maxEntries / 100));
   // Least recently used first.
   const sessions = new Map<string, StoredSession>();
-  // Per openid, in creation order: "oldest first" for the cap and list().
-  const byOpenid = new Map<string, Set<string>>();
+  // Per user (userKeyOf), in creation order: "oldest first" for the cap and list().
+  const byUser = new Map<string, Set<string>>();
   const tokens = new Map<string, { token: string; expiresAt: number }>();
   const locks = new Map<string, number>();
   // In the order their windows started.
@@ -158,16 +179,17 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): SessionStore &
     const s = sessions.get(tokenHash);
     if (!s) return;
     sessions.delete(tokenHash);
-    const ids = byOpenid.get(s.openid);
+    const user = userKeyOf(s);
+    const ids = byUser.get(user);
     ids?.delete(tokenHash);
-    if (ids?.size === 0) byOpenid.delete(s.openid);
+    if (ids?.size === 0) byUser.delete(user);
   }
 
-  /** The openid's live session ids, oldest first; drops the dead ones on the way. */
-  function liveIds(openid: string): string[] {
+  /** The user's live session ids, oldest first; drops the dead ones on the way. */
+  function liveIds(user: string): string[] {
     const t = now();
     const live: string[] = [];
-    for (const id of byOpenid.get(openid) ?? []) {
+    for (const id of byUser.get(user) ?? []) {
       const s = sessions.get(id);
       if (s && isLive(s, t)) live.push(id);
       else remove(id);
@@ -194,10 +216,11 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): SessionStore &
       remove(tokenHash);
       const t = now();
       sessions.set(tokenHash, { ...session, expiresAt: t + ttlMs, lastSeenAt: t, idleMs });
-      const ids = byOpenid.get(session.openid) ?? new Set<string>();
-      byOpenid.set(session.openid, ids.add(tokenHash));
+      const user = userKeyOf(session);
+      const ids = byUser.get(user) ?? new Set<string>();
+      byUser.set(user, ids.add(tokenHash));
 
-      const live = liveIds(session.openid);
+      const live = liveIds(user);
       const revoked = live.slice(0, Math.max(0, live.length - maxPerOpenid));
       revoked.forEach(remove);
       sweep(t);
@@ -224,22 +247,22 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): SessionStore &
       remove(tokenHash);
     },
 
-    async list(openid) {
-      return liveIds(openid).map((id) => {
+    async list(user) {
+      return liveIds(user).map((id) => {
         const { createdAt, expiresAt, lastSeenAt } = sessions.get(id)!;
         return { id, createdAt, expiresAt, lastSeenAt };
       });
     },
 
-    async revoke(openid, id) {
+    async revoke(user, id) {
       const s = sessions.get(id);
-      if (s?.openid !== openid) return false;
+      if (!s || userKeyOf(s) !== user) return false;
       remove(id);
       return isLive(s, now());
     },
 
-    async revokeAll(openid) {
-      const live = liveIds(openid);
+    async revokeAll(user) {
+      const live = liveIds(user);
       live.forEach(remove);
       return live.length;
     },
