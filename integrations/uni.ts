@@ -1,6 +1,7 @@
 /**
  * `wx-login-kit/uni`: a vite plugin for uni-app (Vue 3) that puts the kit's native components
- * where uni-app takes them from.
+ * where uni-app takes them from, and in an mp-alipay build resolves `wx-login-kit` to
+ * `wx-login-kit/alipay` (the kit with Alipay's adapter), so the same app code runs there.
  *
  *   // vite.config.ts
  *   import uni from '@dcloudio/vite-plugin-uni';
@@ -35,6 +36,8 @@ export interface LoginKitVitePlugin {
   name: string;
   enforce: 'pre';
   config(): void;
+  /** `wx-login-kit` → the installed kit's `dist/esm/index.alipay.js` when `UNI_PLATFORM` is `mp-alipay`; else vite's own resolution. */
+  resolveId(source: string): string | undefined;
 }
 
 /**
@@ -45,14 +48,16 @@ export interface LoginKitVitePlugin {
 export function loginKitComponents(options: LoginKitComponentsOptions = {}): LoginKitVitePlugin {
   const dir = resolve(options.dir ?? join(process.env.UNI_INPUT_DIR ?? 'src', 'wxcomponents'));
   const components = options.components ?? ['login-button', 'login-profile'];
-  const copy = () => {
-    let kit: string;
+  /** The kit installed in the project, whatever copy of this file runs. */
+  const installed = () => {
     try {
-      // The kit installed in the project, whatever copy of this file runs.
-      kit = dirname(createRequire(join(process.cwd(), 'package.json')).resolve('wx-login-kit/package.json'));
+      return dirname(createRequire(join(process.cwd(), 'package.json')).resolve('wx-login-kit/package.json'));
     } catch {
       throw new Error(`[wx-login-kit] loginKitComponents: wx-login-kit is not installed in ${process.cwd()}; run npm i wx-login-kit.`);
     }
+  };
+  const copy = () => {
+    const kit = installed();
     for (const name of components) {
       const to = join(dir, name);
       rmSync(to, { recursive: true, force: true });
@@ -60,5 +65,12 @@ export function loginKitComponents(options: LoginKitComponentsOptions = {}): Log
     }
   };
   copy();
-  return { name: 'wx-login-kit:components', enforce: 'pre', config: copy };
+  return {
+    name: 'wx-login-kit:components',
+    enforce: 'pre',
+    config: copy,
+    // uni-app sets UNI_PLATFORM before vite loads plugins; Alipay's `my` needs the adapter, which
+    // WeChat's and Douyin's bundles must not carry.
+    resolveId: (source) => (source === 'wx-login-kit' && process.env.UNI_PLATFORM === 'mp-alipay' ? join(installed(), 'dist/esm/index.alipay.js') : undefined),
+  };
 }

@@ -36,6 +36,8 @@ const OUT = {
   emulator: path.join(ROOT, 'dist/emulator'),
   uni: path.join(ROOT, 'dist/uni'),
   taro: path.join(ROOT, 'dist/taro'),
+  /** `wx-login-kit/alipay` for require(): the kit with Alipay's adapter, one CommonJS file, kept out of miniprogram_dist (WeChat ships all of that folder). */
+  alipay: path.join(ROOT, 'dist/alipay'),
   nodeTypes: path.join(ROOT, 'dist/node-types'),
 };
 /** The server half's imports that users install next to it (peerDependencies). */
@@ -66,6 +68,8 @@ export async function buildPackage(): Promise<void> {
   const kit = listFiles(SRC, ['components']);
   fs.mkdirSync(OUT.cjs, { recursive: true });
   fs.writeFileSync(path.join(OUT.cjs, 'index.js'), commonJsBundle(path.join(SRC, 'index.ts')));
+  fs.mkdirSync(OUT.alipay, { recursive: true });
+  fs.writeFileSync(path.join(OUT.alipay, 'index.js'), commonJsBundle(path.join(SRC, 'index.alipay.ts')));
   await compilePerFile(kit, SRC, OUT.esm, 'esm');
   // Without it Node and vitest read dist/esm/*.js as CommonJS (the package root has no "type").
   fs.writeFileSync(path.join(OUT.esm, 'package.json'), '{ "type": "module" }\n');

@@ -5,7 +5,8 @@
  * - no miniprogram-api-typings at all, with and without `skipLibCheck` (Taro's and uni-app's
  *   default): the kit's types stand alone and never turn silently into `any`;
  * - TypeScript 4.5 (the floor) and 5.9;
- * - with miniprogram-api-typings 3.0, 3.1 and 5.2: WeChat's own `wx`, request options and events fit.
+ * - with miniprogram-api-typings 3.0, 3.1 and 5.2: WeChat's own `wx`, request options and events fit;
+ * - with Douyin's and Alipay's own typings: the calls the kit makes on `tt`, and `my` as `MyLike`.
  * The old versions live in test/types/compat (its own lock file; installed here with `npm ci`
  * when missing). Then it scans every public .d.ts for an `any` keyword or a `WechatMiniprogram`
  * name (comments and strings do not count). Run after `npm run build`.
@@ -35,6 +36,10 @@ const variants: Array<[name: string, tsc: string, tsconfig: string, args?: strin
   ['TypeScript 4.5, miniprogram-api-typings 3.1', TSC['4.5'], 'tsconfig.typings-3.1.json'],
   // 3.0 has no CustomEvent yet: events.ts is left out.
   ['TypeScript 4.5, miniprogram-api-typings 3.0', TSC['4.5'], 'tsconfig.typings-3.0.json'],
+  // The platform layer against the platforms' own typings: every call the kit makes on Douyin's tt,
+  // and Alipay's my as the adapter's MyLike (their global typings fail their own check under 5.9).
+  ["TypeScript 5.9, Douyin's typings (@douyin-microapp/typings)", TSC['5.9'], 'tsconfig.platforms-douyin.json'],
+  ["TypeScript 5.9, Alipay's typings (@mini-types/alipay), skipLibCheck", TSC['5.9'], 'tsconfig.platforms-alipay.json', ['--skipLibCheck']],
 ];
 
 for (const [name, tsc, tsconfig, args = []] of variants) {

@@ -2,14 +2,13 @@ import { createCodeKeeper } from './code-keeper.js';
 import { createEmitter } from './emitter.js';
 import { AbortError, HTTPError, LoginError, WxLoginKitError } from './errors.js';
 import { DEFAULTS, type AuthOptions, type ResolvedOptions } from './options.js';
-import { wxSend } from './platform.js';
+import { findPlatform, wxSend } from './platform.js';
 import { register } from './registry.js';
 import { createTokenStore } from './token-store.js';
 import { originOf, resolveURL } from './url.js';
 import type {
   WxDownloadFileOption,
   WxDownloadFileResult,
-  WxLike,
   WxObject,
   WxRequestOption,
   WxResponse,
@@ -156,7 +155,7 @@ export function createAuth(options: AuthOptions) {
       return loginOnce(live);
     }
     // A non-2xx rejects HTTPError, no answer NetworkError: the cause, and the message after "login".
-    const res = await call<WxResponse>('request', { url: path, method: 'POST', data: o.loginData(code), auth: false }).catch((err: HTTPError) => {
+    const res = await call<WxResponse>('request', { url: path, method: 'POST', data: o.loginData(code, { platform: o.platform, appid: o.appid }), auth: false }).catch((err: HTTPError) => {
       throw new LoginError(err.statusCode ? 'HTTP' : 'NETWORK', err.message.replace('[wx-login-kit]', 'login'), err);
     });
     // wx.request hands JSON over parsed: a string here is an answer that was not JSON.
@@ -436,7 +435,7 @@ function resolveOptions(options: AuthOptions): ResolvedOptions {
     const v = options[k as keyof AuthOptions];
     if (v !== undefined) (o as unknown as Record<string, unknown>)[k] = v;
   }
-  o.wx = options.wx || (typeof wx === 'object' ? wx : (undefined as unknown as WxLike));
-  if (!o.wx) throw new WxLoginKitError('no wx: pass options.wx outside a mini program');
-  return o;
+  const found = findPlatform(options.wx);
+  if (!found) throw new WxLoginKitError('no wx, tt or my: pass options.wx outside a mini program');
+  return Object.assign(o, found);
 }

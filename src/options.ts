@@ -28,8 +28,13 @@ export interface AuthOptions {
   globalDataKey?: string;
   /** Is this answer "your token is no good"? @default res => res.statusCode === 401 */
   isUnauthorized?: (res: WxResponse) => boolean;
-  /** Body of the login POST for a `wx.login` code. @default code => ({ code }) */
-  loginData?: (code: string) => WxObject;
+  /**
+   * Body of the login POST for a login code (`wx.login`, `tt.login`, `my.getAuthCode`'s authCode)
+   * and the app it is for (`platform`: `'wechat'`, `'douyin'` or `'alipay'`; `appid` from the
+   * platform's account-info API, absent where it has none).
+   * @default (code, app) => ({ code, platform, appid })
+   */
+  loginData?: (code: string, app: { platform: string; appid?: string }) => WxObject;
   /** Reads the login answer. Return `null` (or throw) when there is no token. @default reads `{token, expiresIn}` */
   parseLogin?: (data: unknown) => LoginResult | null;
   /** Retries of a login after a failed `wx.login`, a network error or a 5xx (never after a 4xx). @default 2 */
@@ -78,11 +83,15 @@ export interface AuthOptions {
    * @default 'default'
    */
   name?: string;
-  /** The platform. @default the global `wx` */
+  /**
+   * The platform's API, shaped like `wx`. @default the global the build provides: `tt` (Douyin),
+   * `my` (Alipay, adapted), else `wx` (WeChat)
+   */
   wx?: WxLike;
 }
 
-export type ResolvedOptions = Required<Omit<AuthOptions, 'wx'>> & { wx: WxLike };
+/** The options in force: every default filled in, and the platform found (see `wx`). */
+export type ResolvedOptions = Required<Omit<AuthOptions, 'wx'>> & { wx: WxLike; platform: string; appid?: string };
 
 /** Defaults of every optional field of {@link AuthOptions}. */
 export const DEFAULTS = {
@@ -93,7 +102,7 @@ export const DEFAULTS = {
   storageKey: 'wx-login-kit:token',
   globalDataKey: 'token',
   isUnauthorized: (res: WxResponse) => res.statusCode === 401,
-  loginData: (code: string): WxObject => ({ code }),
+  loginData: (code: string, app?: { platform: string; appid?: string }): WxObject => Object.assign({ code }, app),
   // The kit checks the token is a non-empty string and ignores an expiresIn that is not > 0.
   parseLogin: (data: unknown) => data as LoginResult | null,
   loginRetries: 2,
@@ -108,4 +117,4 @@ export const DEFAULTS = {
   logoutAllPath: '/auth/logout-all' as string | false,
   inbandLogin: false,
   name: 'default',
-} satisfies Omit<ResolvedOptions, 'baseURL' | 'wx'>;
+} satisfies Omit<ResolvedOptions, 'baseURL' | 'wx' | 'platform' | 'appid'>;

@@ -17,8 +17,8 @@ export interface WxRequestOption {
   /** Body, or the query string of a GET. Objects are sent as JSON unless `content-type` says otherwise. */
   data?: string | WxObject | ArrayBuffer;
   header?: WxObject;
-  /** @default 'GET' */
-  method?: 'OPTIONS' | 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'TRACE' | 'CONNECT';
+  /** @default 'GET'. `PATCH`: Douyin and Alipay take it; WeChat's docs do not list it. */
+  method?: 'OPTIONS' | 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'TRACE' | 'CONNECT' | 'PATCH';
   /** ms. @default 60000 (or `networkTimeout.request` of app.json) */
   timeout?: number;
   /** `'json'` parses the answer as JSON; anything else (WeChat's docs write `'其他'`) does not. @default 'json' */
@@ -120,6 +120,8 @@ export interface WxLike {
   removeStorageSync(key: string): void;
   onAppShow?(listener: (res: unknown) => void): void;
   offAppShow?(listener: (res: unknown) => void): void;
+  /** The app's appid for the login POST (`miniProgram.appId`); optional. */
+  getAccountInfoSync?(): { miniProgram: { appId: string } };
 }
 
 /** What `wx.request` gives `success`, narrowed to what the kit reads and returns. */

@@ -797,6 +797,6 @@ describe('storage, logout, events', () => {
     );
     expect(() => createAuth({ baseURL: BASE, trustedOrigins: ['cdn'], wx: fake.wx })).toThrow(/not "cdn"$/);
     expect(() => createAuth({ baseURL: 'ftp://files.example.com', wx: fake.wx })).toThrow(/not "ftp:\/\/files.example.com"$/);
-    expect(() => createAuth({ baseURL: BASE })).toThrow('[wx-login-kit] no wx: pass options.wx outside a mini program');
+    expect(() => createAuth({ baseURL: BASE })).toThrow('[wx-login-kit] no wx, tt or my: pass options.wx outside a mini program');
   });
 });

@@ -97,7 +97,7 @@ describe('getCode', () => {
     const stop = auth.startCodeRefresh();
     await jest.advanceTimersByTimeAsync(10);
     await within(auth.login());
-    expect(server.fake.state.requests[0].data).toEqual({ code: 'code-1' });
+    expect(server.fake.state.requests[0].data).toEqual({ code: 'code-1', platform: 'wechat' });
     stop();
     await jest.runOnlyPendingTimersAsync();
     expect(fake.state.loginCalls).toBe(2); // prefetch + refill after the login took it
