@@ -13,9 +13,12 @@ import { WxLoginKitError } from './errors.js';
  * https://developers.weixin.qq.com/miniprogram/dev/framework/runtime/js-support.html
  */
 const KEY = Symbol.for('wx-login-kit');
+declare const my: object;
+declare const tt: object;
 
 function instances(): Record<string, Auth | undefined> {
-  const root = (typeof globalThis === 'object' ? globalThis : wx) as unknown as Record<symbol, Record<string, Auth> | undefined>;
+  // Without globalThis, the platform's own object (one per app too): WeChat's wx, Alipay's my, Douyin's tt.
+  const root = (typeof globalThis == 'object' ? globalThis : typeof wx == 'object' ? wx : typeof my == 'object' ? my : tt) as unknown as Record<symbol, Record<string, Auth> | undefined>;
   return root[KEY] || (root[KEY] = {});
 }
 
