@@ -349,15 +349,16 @@ export function createLoginApp(opts: AppOptions, ctx: AppContext): LoginApp {
 
 /**
  * Which app a request names: `platform` and `appid` may each be left out when the rest is enough
- * to tell one app (with one app, both). Resolves to the app, or to a message for a 400 unknown_app.
+ * to tell one app (with one app, both). Resolves to the app, or to a message for a 400
+ * unknown_app. The message does not list the apps served: a server of many apps would hand its
+ * list to anyone who asks.
  */
 export function resolveApp(apps: readonly LoginApp[], platform: unknown, appid: unknown): LoginApp | string {
   const matches = apps.filter((a) => (platform === undefined || a.platform === platform) && (appid === undefined || a.appid === appid));
   if (matches.length === 1) return matches[0];
-  const served = apps.map((a) => `${a.platform} ${a.appid}`).join(', ');
   if (matches.length === 0) {
     const named = [platform === undefined ? '' : `platform ${String(platform)}`, appid === undefined ? '' : `appid ${String(appid)}`].filter(Boolean).join(', ');
-    return `This server has no app ${named}. It serves: ${served}.`;
+    return `This server has no app ${named}: check the platform and appid the mini program sends.`;
   }
-  return `This server serves several apps (${served}): name yours with platform and appid.`;
+  return 'This server serves several apps: name yours with platform and appid.';
 }

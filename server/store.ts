@@ -11,11 +11,12 @@
  * contract suite (test/server/store.test.ts): the in-process memory store below (one server
  * process) and the Redis store in ./redis-store (several processes).
  */
+import type { Platform } from './apps';
 
 /** What a token stands for. `session_key` never leaves the server. */
 export interface Session {
   /** With `apps` only: the app's platform. Absent in the single-app form. */
-  platform?: 'wechat' | 'douyin' | 'alipay';
+  platform?: Platform;
   /** With `apps` only: the app's appid. Absent in the single-app form. */
   appid?: string;
   openid: string;
