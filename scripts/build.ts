@@ -41,7 +41,7 @@ const OUT = {
   nodeTypes: path.join(ROOT, 'dist/node-types'),
 };
 /** The server half's imports that users install next to it (peerDependencies). */
-const SERVER_PEERS = ['fastify', '@fastify/rate-limit', '@fastify/swagger', 'ioredis'];
+const SERVER_PEERS = ['fastify', '@fastify/rate-limit', '@fastify/swagger', 'ioredis', 'alipay-sdk'];
 const COMPONENTS = path.join(SRC, 'components');
 
 /** Every file below `dir`, skipping folders whose name is in `skip`. */

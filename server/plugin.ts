@@ -382,8 +382,14 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
     return fields;
   }
 
-  /** The app a request names (body fields or in-band headers); answers 400 unknown_app and returns null when it names none served. */
+  /**
+   * The app a request names (body fields or in-band headers); answers 400 unknown_app and returns
+   * null when it names none served. The single-app form's one app, whatever is named.
+   */
   function appNamed(reply: FastifyReply, platform: unknown, appid: unknown): LoginApp | null {
+    // The single-app form takes a login as it always did: a kit's {platform, appid} is not checked
+    // (DevTools' test appid, say, is not the one configured; code2Session tells a foreign code).
+    if (single) return loginApps[0];
     const found = resolveApp(loginApps, platform, appid);
     if (typeof found !== 'string') return found;
     sendError(reply, 400, 'unknown_app', found);
