@@ -261,7 +261,8 @@ export function createAuth(options: AuthOptions) {
         // Ours replaces a caller's header of the same name, whatever its case.
         for (const k in header) if (k.toLowerCase() === o.tokenHeader.toLowerCase()) delete header[k];
         if (token) header[o.tokenHeader] = o.tokenScheme ? o.tokenScheme + ' ' + token : token;
-        else header['x-wx-login-code'] = code;
+        // The code, and the app it is for (a server of several apps needs them; one app ignores them).
+        else Object.assign(header, { 'x-wx-login-code': code, 'x-wx-login-platform': o.platform }, o.appid && { 'x-wx-login-appid': o.appid });
       }
       // No queue of our own: since base library 1.4.0 WeChat queues calls past its 10 concurrent.
       return wxSend<R>(wx, kind, method, Object.assign({}, options, { url, header }), (t) => {

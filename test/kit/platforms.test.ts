@@ -72,6 +72,26 @@ describe('Douyin (tt)', () => {
     expect(auth.token).toBe('tok-2');
   });
 
+  it('in-band, the call carries the code and the app it is for (X-WX-Login-Platform, X-WX-Login-Appid)', async () => {
+    const server = douyin();
+    server.inband = true;
+    const auth = load('index').createAuth({ baseURL: BASE, inbandLogin: true });
+    await settle(auth.request({ url: '/api/me' }));
+    expect(server.fake.state.requests[0].header).toEqual({ 'x-wx-login-code': 'code-1', 'x-wx-login-platform': 'douyin', 'x-wx-login-appid': 'tt0123456789abcd' });
+  });
+
+  it('an appid the platform cannot give is left out, never sent as "undefined"', async () => {
+    const server = douyin();
+    server.inband = true;
+    (g.tt as { getEnvInfoSync: () => never }).getEnvInfoSync = () => {
+      throw new Error('getEnvInfoSync is not a function');
+    };
+    const auth = load('index').createAuth({ baseURL: BASE, inbandLogin: true });
+    await settle(auth.request({ url: '/api/me' }));
+    expect(server.fake.state.requests[0].header).toEqual({ 'x-wx-login-code': 'code-1', 'x-wx-login-platform': 'douyin' });
+    expect(auth.options.appid).toBeUndefined();
+  });
+
   it('wins over a `wx` alias some Douyin clients define', async () => {
     const server = douyin();
     g.wx = { login: () => { throw new Error('the alias must not be used'); } };
