@@ -14,8 +14,8 @@
  * 5. run the built app in Node (scripts/mini-runtime.ts) on a `wx` whose login/request reach the
  *    WeChat API emulator and the reference server over loopback: App.onLaunch logs in once; the
  *    login page's <login-button> is attached (it must find the app's instance: its code keeper
- *    runs wx.login) and tapped with what WeChat hands it for getPhoneNumber; the phone login must
- *    succeed, and the app's instance must hold the token the phone login returned.
+ *    runs wx.login) and tapped with what WeChat hands it for getPhoneNumber; the user being logged
+ *    in, the tap must bind the number with the app's token ({phoneCode}, Bearer) and succeed.
  * Prints one ✔/✖ line a check, a line of counts per example, then `N passed, M failed`.
  *
  * CHECK_EXAMPLES=taro,uni-app runs only those. CHECK_EXAMPLES_BREAK=<name> installs a broken kit
@@ -228,7 +228,7 @@ async function main(): Promise<void> {
     await check(`${example.name}: miniprogram-ci getCompiledResult`, () => compileProject(project, compiled, APPID))
       .then((ok) => (ok ? check(`${example.name}: miniprogram-ci analyseCode: every require, page and component resolves`, () => analyse(compiled, APPID)) : false));
     const counts = { login: 0, loginPosts: 0, phonePosts: 0, request: 0 };
-    await check(`${example.name}: run in Node: onLaunch logs in once, <login-button> finds the app's instance, a phone login succeeds`, async () => {
+    await check(`${example.name}: run in Node: onLaunch logs in once, <login-button> finds the app's instance, a phone tap binds the number`, async () => {
       const result = await runApp(path.join(dir, example.app), example, baseURL, emulatorBase, counts);
       summary.push(`${example.name}: ${result}`);
       return result;
@@ -281,16 +281,25 @@ async function runApp(root: string, { loginPage, mePage }: Example, baseURL: str
   await kept;
 
   const detail = await client.openData('getPhoneNumber');
+  const token = stored().token;
+  let phonePost: Extract<WxTrace, { kind: 'wx.request' }> | undefined;
+  const posted = next('the phone POST', (e) => e.kind === 'wx.request' && e.url === `${baseURL}/auth/phone` && !!(phonePost = e));
   const outcome = quiet(within(button.nextEvent('success', 'fail'), 'the button\'s success or fail event'));
   await button.fire('getphonenumber', detail);
   const { name, detail: answer } = await outcome;
+  await posted;
   if (name !== 'success') throw new Error(`the button emitted fail: ${JSON.stringify(answer, (k, v) => (v instanceof Error ? v.message : v))}`);
-  const { token, purePhoneNumber } = answer as { token?: string; purePhoneNumber?: string };
+  const { purePhoneNumber } = answer as { purePhoneNumber?: string };
   if (!/^\d{11}$/.test(String(purePhoneNumber))) throw new Error(`success without a phone number: ${JSON.stringify(Object.keys(answer as object))}`);
-  // The app's instance stored the phone login's token: in storage, and in globalData where the app keeps one.
-  if (!token || stored().token !== token) throw new Error('storage does not hold the phone login\'s token: the button used another instance than the app\'s');
+  // The user is logged in (onLaunch): the tap binds the number with the app's token, {phoneCode}
+  // only. A button on another instance would hold no token and send a login code instead.
+  if (!phonePost!.authorized || Object.keys(phonePost!.data as object).join() !== 'phoneCode') {
+    throw new Error(`the phone POST sent ${JSON.stringify(Object.keys(phonePost!.data as object))}${phonePost!.authorized ? '' : ' with no token'}: the button used another instance than the app's`);
+  }
+  // Bound to the session: the app's token stays, in storage and in globalData where the app keeps one.
+  if (!token || stored().token !== token) throw new Error('the token in storage changed with a phone binding');
   const globalData = app.globalData as Record<string, unknown> | undefined;
-  if (globalData && 'token' in globalData && globalData.token !== token) throw new Error('getApp().globalData.token is not the phone login\'s token');
+  if (globalData && 'token' in globalData && globalData.token !== token) throw new Error('getApp().globalData.token is not the app\'s token');
   if (counts.loginPosts !== 1) throw new Error(`${counts.loginPosts} login POSTs in all, expected 1`);
   const stubs = runtime.stubbed.size ? `; wx stubs used: ${[...runtime.stubbed].sort().join(', ')}` : '';
   return `wx.login ${counts.login}, login POSTs ${counts.loginPosts}, phone POSTs ${counts.phonePosts}, wx.request ${counts.request}${me}, button ${button.file}${stubs}`;

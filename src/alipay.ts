@@ -42,7 +42,7 @@ export function fromAlipay(my: MyLike): WxLike {
   /** `my`'s callbacks for a kit call: `answer` shapes a success; a fail with a status is an answer too. */
   const callbacks = (o: O, answer: (res: never) => unknown) => ({
     success: (res: never) => o.success!(answer(res) as never),
-    fail: (err: MyFail & { status?: number }) => (err.status ? o.success!(answer(err as never) as never) : o.fail!({ errMsg: err.errorMessage, errno: err.error } as never)),
+    fail: (err: MyFail & { status?: number }) => (err.status ? o.success!(answer(err as never) as never) : o.fail!({ errMsg: err.errorMessage || `error ${err.error}`, errno: err.error } as never)),
   });
   const send = (kind: 'request' | 'uploadFile' | 'downloadFile', extra: WxObject, answer: (res: never) => unknown) => (o: O) =>
     my[kind](Object.assign({}, extra, o, { headers: o.header }, callbacks(o, answer)) as never);
