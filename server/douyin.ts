@@ -10,6 +10,7 @@
  *
  * The request body carries the app secret, so no body, secret or session_key goes into an error message.
  */
+import { readLimited } from './wechat-call';
 import { DecryptError, decryptData } from './wechat-crypto';
 
 export { DecryptError } from './wechat-crypto';
@@ -129,29 +130,6 @@ export const MAX_DOUYIN_ANSWER_BYTES = 64 * 1024;
 // examples show '_000kVq7iperbx_ahV...', '8PB.cW.TabxdbJFs' and a UUID, so dots and dashes are allowed.
 const SESSION_KEY = /^[A-Za-z0-9+/]{22}==$/;
 const ID = /^[A-Za-z0-9_.-]{1,128}$/;
-
-/** The body as text, or null once it passes `limit` bytes (the rest is not read). */
-async function readLimited(res: Response, limit: number): Promise<string | null> {
-  if (Number(res.headers.get('content-length')) > limit) {
-    await res.body?.cancel().catch(() => undefined);
-    return null;
-  }
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      return null;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 export function createDouyinClient(opts: DouyinClientOptions): DouyinClient {
   const timeoutMs = opts.timeoutMs ?? 5000;

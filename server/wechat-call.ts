@@ -36,8 +36,8 @@ export class WechatUnreachableError extends Error {
 /** The largest answer read from WeChat, bytes: its JSON answers are a few hundred bytes. */
 export const MAX_ANSWER_BYTES = 64 * 1024;
 
-/** The body as text, or null once it passes `limit` bytes (the rest is not read). */
-async function readLimited(res: Response, limit: number): Promise<string | null> {
+/** The body as text, or null once it passes `limit` bytes (the rest is not read). Also ./douyin's. */
+export async function readLimited(res: Response, limit: number): Promise<string | null> {
   const declared = Number(res.headers.get('content-length'));
   if (declared > limit) {
     await res.body?.cancel().catch(() => undefined);
