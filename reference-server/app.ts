@@ -14,8 +14,8 @@ import { serverOptions, wxLogin, wxLoginErrorHandler, type WxLoginOptions } from
 import { fileRoutes } from './files';
 
 export interface ServerOptions extends Omit<WxLoginOptions, 'appid' | 'secret' | 'apiBase' | 'timeoutMs'> {
-  /** Where and as which app to call code2Session. */
-  wechat: { apiBase: string; appid: string; secret: string; timeoutMs?: number };
+  /** Where and as which app to call code2Session. Or, instead, `apps` (several apps, of any platform: see WxLoginOptions). */
+  wechat?: { apiBase: string; appid: string; secret: string; timeoutMs?: number };
   /** false, true, or pino options (serverOptions adds its redactions to `redact`). @default false */
   logger?: boolean | Record<string, unknown>;
   /** Largest avatar upload (POST /api/avatar), bytes. @default 1048576 */
@@ -34,7 +34,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     reply.code(404).send({ error: 'not_found', message: `No route ${request.method} ${request.url.split('?')[0]}.` }),
   );
 
-  void app.register(wxLogin, { ...plugin, appid: wechat.appid, secret: wechat.secret, apiBase: wechat.apiBase, timeoutMs: wechat.timeoutMs });
+  void app.register(wxLogin, wechat ? { ...plugin, appid: wechat.appid, secret: wechat.secret, apiBase: wechat.apiBase, timeoutMs: wechat.timeoutMs } : plugin);
   void app.after(() => {
     app.get('/api/me', { preHandler: app.requireAuth }, async (request) => ({ openid: request.auth!.openid }));
   });

@@ -1,6 +1,7 @@
 /**
- * Runs a BUILT mini program (WeChat native, Taro's or uni-app's weapp output) in Node, faithfully
- * enough to catch registration and module-copy bugs: the globals WeChat defines (`wx`, `App`,
+ * Runs a BUILT mini program (WeChat native, Taro's or uni-app's weapp, tt or alipay output) in
+ * Node, faithfully enough to catch registration and module-copy bugs: the globals WeChat defines
+ * (`wx`, or Douyin's `tt` / Alipay's `my` for their builds, never two of them), `App`,
  * `Page`, `Component`, `getApp`, `getCurrentPages`, `Behavior`, `requirePlugin`) record what the
  * app registers; `launch()` requires app.js and runs `onLaunch`; `mountComponent()` requires a
  * page's custom component as its usingComponents names it, and attaches it with a `this` that has
@@ -67,8 +68,42 @@ function platform(wx: object, stubbed: Set<string>): object {
   });
 }
 
-export function createMiniRuntime(root: string, wx: object) {
+/** The global object's keys before the current mini program ran (undefined before the first). */
+let keysBefore: Set<string> | undefined;
+
+/** The platform's API global: `wx` (WeChat), `tt` (Douyin), `my` (Alipay). */
+export type PlatformGlobal = 'wx' | 'tt' | 'my';
+
+/**
+ * Other globals a platform's JS context has that Node's may lack. Alipay's has a `navigator`
+ * whose user agent is `swuserAgent` only (Taro's Alipay runtime reads it at start-up:
+ * @tarojs/plugin-platform-alipay/dist/runtime.js, "支付宝真机只有 navigator.swuserAgent").
+ */
+const CONTEXT: Record<PlatformGlobal, Record<string, () => unknown>> = {
+  wx: {},
+  tt: {},
+  my: { navigator: () => ({ swuserAgent: 'Mozilla/5.0 (Linux; Android 12) AlipayClient/10.5.0 MiniProgram' }) },
+};
+/** Node's own descriptors of the globals CONTEXT replaced, restored for the next mini program. */
+const replaced = new Map<string, PropertyDescriptor | undefined>();
+
+export function createMiniRuntime(root: string, wx: object, global: PlatformGlobal = 'wx') {
   const g = globalThis as Record<string, unknown>;
+  // On a device each mini program has its own JS context: what the previous one left on the
+  // global object goes (uni-app keeps its createApp/createPage there, and a later build would call
+  // the earlier one's). One platform's global only: the kit and the frameworks tell the platform by it.
+  for (const key of Object.keys(g)) if (keysBefore && !keysBefore.has(key)) delete g[key];
+  for (const name of ['wx', 'tt', 'my']) delete g[name];
+  for (const [key, own] of replaced) {
+    delete g[key];
+    if (own) Object.defineProperty(g, key, own);
+  }
+  replaced.clear();
+  keysBefore = new Set(Object.keys(g));
+  for (const [key, make] of Object.entries(CONTEXT[global])) {
+    replaced.set(key, Object.getOwnPropertyDescriptor(g, key));
+    Object.defineProperty(g, key, { value: make(), configurable: true, writable: true, enumerable: true });
+  }
   const stubbed = new Set<string>();
   const registered: { app?: Options; pages: Map<string, Options>; components: Map<string, Options> } = { pages: new Map(), components: new Map() };
   let current = '';
@@ -99,7 +134,7 @@ export function createMiniRuntime(root: string, wx: object) {
   }
 
   Object.assign(g, {
-    wx: platform(wx, stubbed),
+    [global]: platform(wx, stubbed),
     App: (o: Options) => {
       registered.app = o;
     },
@@ -129,7 +164,7 @@ export function createMiniRuntime(root: string, wx: object) {
 
   return {
     registered,
-    /** `wx` methods the built code called that the given `wx` lacks (answered with `{}`). */
+    /** Methods the built code called that the given `wx` / `tt` / `my` lacks (answered with `{}`). */
     stubbed,
 
     /** Requires app.js, then every page of app.json, and runs App's onLaunch and onShow. Returns the app. */
