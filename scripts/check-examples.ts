@@ -16,26 +16,41 @@
  *    login page's <login-button> is attached (it must find the app's instance: its code keeper
  *    runs wx.login) and tapped with what WeChat hands it for getPhoneNumber; the user being logged
  *    in, the tap must bind the number with the app's token ({phoneCode}, Bearer) and succeed.
- * Prints one ✔/✖ line a check, a line of counts per example, then `N passed, M failed`.
+ * 6. Taro and uni-app again for Douyin and Alipay, from the same source and dependency set
+ *    (`taro build --type tt|alipay`, `uni build -p mp-toutiao|mp-alipay`): the output holds one
+ *    copy of the kit (with the Alipay adapter in the Alipay build only) and no <login-button>
+ *    (a WeChat component: the login page is in the WeChat build only); run in Node on a `tt`
+ *    (scripts/node-tt.ts) or `my` (scripts/node-my.ts) shaped as the platforms' typings say,
+ *    against the Douyin or Alipay emulator behind a reference server serving a WeChat, a Douyin
+ *    and an Alipay app (`apps`): onLaunch logs in once, naming its platform and appid; the app's
+ *    instance GETs /api/me (200); the server drops the session; the next GET gets 401 and
+ *    recovers with exactly one login.
+ * Prints one ✔/✖ line a check, a line of counts per example and platform, then `N passed, M failed`.
  *
  * CHECK_EXAMPLES=taro,uni-app runs only those. CHECK_EXAMPLES_BREAK=<name> installs a broken kit
  * to prove the checks fail (names: see BREAKS; `list` prints them).
  */
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pc from 'picocolors';
 import { buildServer } from '../reference-server/app';
 import { buildEmulator } from '../emulator';
+import { buildAlipayEmulator } from '../emulator/alipay';
+import { buildDouyinEmulator } from '../emulator/douyin';
 import { compilePerFile, listFiles } from './build';
 import { analyse, compileProject, createChecks, importAndRequire, loadCi, packKit, readJson, rel, ROOT, run, writeJson } from './checks';
 import { createMiniRuntime } from './mini-runtime';
+import { createNodeMy } from './node-my';
+import { createNodeTt, type PlatformTrace } from './node-tt';
 import { createNodeWx, type WxTrace } from './node-wx';
 
 const SCRATCH = path.join(ROOT, '.tmp/check-examples');
 const EXAMPLES = path.join(ROOT, 'examples');
 const KIT = 'wx-login-kit';
 const APPID = 'wxexample000000000';
+const TT_APPID = 'tt0e0a0m0p0l0e0001';
+const ALIPAY_APPID = '2021000000000001';
 const INSTALL_TIMEOUT_MS = 600_000;
 const REGISTRY = Symbol.for('wx-login-kit');
 const STORAGE_KEY = 'wx-login-kit:token';
@@ -53,6 +68,18 @@ interface Example {
   /** A native `Page()` whose onLoad GETs /api/me and shows `openid` (framework pages render through their runtime: not run). */
   mePage?: string;
   typecheck: (dir: string) => Promise<string>;
+  build: (dir: string) => Promise<string>;
+  /** The same app built for Douyin and Alipay (no login page there). */
+  targets?: Target[];
+}
+
+/** A build of an example for another platform than WeChat. */
+interface Target {
+  platform: 'douyin' | 'alipay';
+  /** The toolchain's name of the platform: `tt`, `mp-alipay`, ... */
+  type: string;
+  /** The built mini program's root, relative to the example. */
+  app: string;
   build: (dir: string) => Promise<string>;
 }
 
@@ -109,21 +136,29 @@ const EXAMPLE_LIST: Example[] = [
   },
   {
     name: 'taro',
-    toolchain: 'Taro 4 (React): npm i wx-login-kit, taro build --type weapp',
+    toolchain: 'Taro 4 (React): npm i wx-login-kit, taro build --type weapp (and tt, alipay)',
     project: '.',
-    app: 'dist',
+    app: 'dist/weapp',
     loginPage: 'pages/login/index',
     typecheck: npmRun('typecheck'),
     build: npmRun('build:weapp'),
+    targets: [
+      { platform: 'douyin', type: 'tt', app: 'dist/tt', build: npmRun('build:tt') },
+      { platform: 'alipay', type: 'alipay', app: 'dist/alipay', build: npmRun('build:alipay') },
+    ],
   },
   {
     name: 'uni-app',
-    toolchain: 'uni-app (Vue 3, vite): npm i wx-login-kit, uni build -p mp-weixin',
+    toolchain: 'uni-app (Vue 3, vite): npm i wx-login-kit, uni build -p mp-weixin (and mp-toutiao, mp-alipay)',
     project: 'dist/build/mp-weixin',
     app: 'dist/build/mp-weixin',
     loginPage: 'pages/login/index',
     typecheck: npmRun('type-check'),
     build: npmRun('build:mp-weixin'),
+    targets: [
+      { platform: 'douyin', type: 'mp-toutiao', app: 'dist/build/mp-toutiao', build: npmRun('build:mp-toutiao') },
+      { platform: 'alipay', type: 'mp-alipay', app: 'dist/build/mp-alipay', build: npmRun('build:mp-alipay') },
+    ],
   },
 ];
 
@@ -210,6 +245,7 @@ async function main(): Promise<void> {
   const server = buildServer({ wechat: { apiBase: emulatorBase, appid: APPID, secret } });
   const baseURL = await server.listen({ port: 0, host: '127.0.0.1' });
   const summary: string[] = [];
+  const platforms = examples.some((e) => e.targets?.length) ? await startPlatforms(emulatorBase, secret) : undefined;
 
   for (const example of examples) {
     console.log(pc.bold(`\n${example.name}`) + pc.dim(` — ${example.toolchain}`));
@@ -233,9 +269,25 @@ async function main(): Promise<void> {
       summary.push(`${example.name}: ${result}`);
       return result;
     });
+    for (const target of example.targets ?? []) {
+      const name = `${example.name} ${target.type}`;
+      const root = path.join(dir, target.app);
+      if (!(await check(`${name}: build (same source and dependencies)`, () => target.build(dir), INSTALL_TIMEOUT_MS))) {
+        skip(`${name}: the output and the run`, 'nothing built');
+        continue;
+      }
+      let layout = '';
+      await check(`${name}: output: one copy of the kit${target.platform === 'alipay' ? ', with the Alipay adapter' : ', without the Alipay adapter'}, no <login-button>`, async () => (layout = checkLayout(root, target)));
+      await check(`${name}: run in Node on ${target.platform === 'douyin' ? 'tt' : 'my'}: onLaunch logs in once, GET /api/me 200, a dropped session gets 401 and one login`, async () => {
+        const result = await runOnPlatform(root, target, platforms!, `user-${example.name}`);
+        summary.push(`${name}: ${result}; ${layout}`);
+        return result;
+      });
+    }
   }
   await server.close();
   await emulator.app.close();
+  await platforms?.close();
   console.log(pc.bold('\nper example: what the run measured'));
   for (const line of summary) console.log(`  ${line}`);
   if (!summary.length) console.log('  (no example ran)');
@@ -303,6 +355,134 @@ async function runApp(root: string, { loginPage, mePage }: Example, baseURL: str
   if (counts.loginPosts !== 1) throw new Error(`${counts.loginPosts} login POSTs in all, expected 1`);
   const stubs = runtime.stubbed.size ? `; wx stubs used: ${[...runtime.stubbed].sort().join(', ')}` : '';
   return `wx.login ${counts.login}, login POSTs ${counts.loginPosts}, phone POSTs ${counts.phonePosts}, wx.request ${counts.request}${me}, button ${button.file}${stubs}`;
+}
+
+/**
+ * The Douyin and Alipay emulators and a reference server serving a WeChat, a Douyin and an Alipay
+ * app (`apps`), each app pointed at its emulator, on loopback.
+ */
+async function startPlatforms(wechatApiBase: string, wechatSecret: string) {
+  const douyinSecret = randomBytes(16).toString('hex');
+  const douyin = buildDouyinEmulator({ apps: { [TT_APPID]: douyinSecret } });
+  const douyinBase = await douyin.app.listen({ port: 0, host: '127.0.0.1' });
+  const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const alipay = buildAlipayEmulator({ apps: { [ALIPAY_APPID]: { appPublicKey: keys.publicKey.export({ type: 'spki', format: 'pem' }) as string } } });
+  const alipayBase = await alipay.app.listen({ port: 0, host: '127.0.0.1' });
+  const server = buildServer({
+    apps: [
+      { platform: 'wechat', appid: APPID, secret: wechatSecret, apiBase: wechatApiBase },
+      { platform: 'douyin', appid: TT_APPID, secret: douyinSecret, apiBase: douyinBase },
+      { platform: 'alipay', appid: ALIPAY_APPID, privateKey: keys.privateKey.export({ type: 'pkcs1', format: 'pem' }) as string, alipayPublicKey: alipay.alipayPublicKey, gateway: `${alipayBase}/gateway.do` },
+    ],
+  });
+  const baseURL = await server.listen({ port: 0, host: '127.0.0.1' });
+  return {
+    baseURL,
+    server,
+    douyin,
+    alipay,
+    close: () => Promise.all([server.close(), douyin.app.close(), alipay.app.close()]),
+  };
+}
+type Platforms = Awaited<ReturnType<typeof startPlatforms>>;
+
+const KIT_MARK = '[wx-login-kit]';
+/** The Alipay adapter's own call: my.getAuthCode with the silent scope. */
+const ADAPTER_MARK = /scopes:\s*["']auth_base["']/;
+
+/**
+ * The built output of a Douyin or Alipay target: exactly one JS file carries the kit (one module
+ * state), the Alipay adapter is there in the Alipay build only, and nothing names the WeChat-only
+ * <login-button>. Returns where the kit is and which platform globals its file and the chunks use.
+ */
+function checkLayout(root: string, target: Target): string {
+  const files = listFiles(root, []).filter((f) => f.endsWith('.js'));
+  const withKit = files.filter((f) => fs.readFileSync(f, 'utf8').includes(KIT_MARK));
+  if (withKit.length !== 1) throw new Error(`${withKit.length} built files carry the kit (expected 1): ${withKit.map((f) => path.relative(root, f)).join(', ')}`);
+  const kit = fs.readFileSync(withKit[0], 'utf8');
+  const adapter = ADAPTER_MARK.test(kit);
+  if (adapter !== (target.platform === 'alipay')) throw new Error(`the kit in ${path.relative(root, withKit[0])} ${adapter ? 'carries' : 'lacks'} the Alipay adapter in a ${target.platform} build`);
+  const button = listFiles(root, []).filter((f) => /\.(json|ttml|axml)$/.test(f) && fs.readFileSync(f, 'utf8').includes('login-button'));
+  if (button.length) throw new Error(`the WeChat-only <login-button> is named in ${button.map((f) => path.relative(root, f)).join(', ')}`);
+  const chunks = new Set(files.flatMap((f) => [...fs.readFileSync(f, 'utf8').matchAll(/\b(wx|tt|my)\["webpackJsonp"\]/g)].map((m) => `${m[1]}["webpackJsonp"]`)));
+  // Member uses of each platform global in the whole output (the kit's own checks of which exists included).
+  const uses: Record<string, number> = { wx: 0, tt: 0, my: 0 };
+  for (const f of files) for (const m of fs.readFileSync(f, 'utf8').matchAll(/(?<![\w$.'"])(wx|tt|my)\.[A-Za-z_$]/g)) uses[m[1]]++;
+  const globals = Object.entries(uses).map(([k, n]) => `${k}. ${n}×`).join(', ');
+  return `kit in ${path.relative(root, withKit[0])} (${Math.round(kit.length / 1024)} KB file${adapter ? ', with the Alipay adapter' : ''}); output JS uses ${globals}${chunks.size ? `; webpack chunks on ${[...chunks].join(', ')}` : ''}`;
+}
+
+/**
+ * Runs a Douyin or Alipay build in Node on the platform's fake global: onLaunch's login (one,
+ * naming the platform and the appid), GET /api/me through the app's own instance (found in the
+ * registry, as <login-button> finds it), then the server drops the session and the next GET must
+ * meet a 401 and recover with exactly one login. Returns the counts.
+ */
+async function runOnPlatform(root: string, target: Target, stack: Platforms, user: string): Promise<string> {
+  delete (globalThis as Record<symbol, unknown>)[REGISTRY];
+  const { baseURL } = stack;
+  const douyin = target.platform === 'douyin';
+  const appid = douyin ? TT_APPID : ALIPAY_APPID;
+  const loginApi = douyin ? 'tt.login' : 'my.getAuthCode';
+  const requestApi = douyin ? 'tt.request' : 'my.request';
+  const counts = { login: 0, loginPosts: 0, request: 0, unauthorized: 0 };
+  const loginPosts: Array<Extract<PlatformTrace, { kind: 'request' }>> = [];
+  const waiters: Array<{ match: (e: PlatformTrace) => boolean; resolve: () => void }> = [];
+  const onTrace = (e: PlatformTrace) => {
+    if (e.kind === 'login' && e.code) counts.login++;
+    if (e.kind === 'request') {
+      counts.request++;
+      if (e.status === 401) counts.unauthorized++;
+      if (e.url === `${baseURL}/auth/login`) counts.loginPosts++, loginPosts.push(e);
+    }
+    for (const w of waiters.splice(0)) (w.match(e) ? w.resolve() : waiters.push(w));
+  };
+  const options = { appid, user, extConfig: { baseURL }, onTrace };
+  let token: () => string | undefined;
+  let api: object;
+  if (douyin) {
+    const { tt, storage } = createNodeTt(options, (a, u) => stack.douyin.login(a, u));
+    api = tt;
+    token = () => ((storage.getStorageSync(STORAGE_KEY) as { token?: string } | '') || {}).token;
+  } else {
+    const { my, store } = createNodeMy(options, (a, u) => stack.alipay.authCode(a, u));
+    api = my;
+    token = () => (store.has(STORAGE_KEY) ? (JSON.parse(store.get(STORAGE_KEY)!) as { token?: string }).token : undefined);
+  }
+
+  const runtime = createMiniRuntime(root, api, douyin ? 'tt' : 'my');
+  const launched = quiet(within(new Promise<void>((resolve) => waiters.push({ match: (e) => e.kind === 'request' && e.url === `${baseURL}/auth/login` && e.status === 200, resolve })).then(flush), 'the login POST of onLaunch'));
+  runtime.launch();
+  runtime.loadPages();
+  await launched;
+  if (!token()) throw new Error('no token in storage after the login of onLaunch');
+  if (counts.login !== 1 || counts.loginPosts !== 1) throw new Error(`onLaunch made ${counts.login} ${loginApi} calls and ${counts.loginPosts} login POSTs, expected 1 and 1`);
+  const named = loginPosts[0].data as { platform?: unknown; appid?: unknown };
+  if (named.platform !== target.platform || named.appid !== appid) throw new Error(`the login POST named ${JSON.stringify({ platform: named.platform, appid: named.appid })}, expected ${JSON.stringify({ platform: target.platform, appid })}`);
+
+  // The app's own instance (the one its code made, in its bundle), as <login-button> would find it.
+  const instances = (globalThis as Record<symbol, Record<string, { request(o: object): Promise<{ statusCode: number; data: unknown }> }> | undefined>)[REGISTRY];
+  const auth = instances?.default;
+  if (!auth) throw new Error('the app registered no auth instance (globalThis[Symbol.for("wx-login-kit")].default)');
+  const me = async (what: string) => {
+    const res = await within(auth.request({ url: '/api/me' }), what);
+    const openid = (res.data as { openid?: unknown } | undefined)?.openid;
+    if (res.statusCode !== 200 || typeof openid !== 'string' || !openid) throw new Error(`${what}: ${res.statusCode} ${JSON.stringify(res.data)}`);
+    return openid;
+  };
+  const openid = await me('GET /api/me after the launch');
+
+  const revoked = await stack.server.wxLogin.revokeAll({ platform: target.platform, appid, openid });
+  if (revoked !== 1) throw new Error(`the server dropped ${revoked} sessions of the user, expected 1`);
+  const before = { ...counts };
+  await me('GET /api/me after the server dropped the session');
+  const logins = counts.login - before.login;
+  const posts = counts.loginPosts - before.loginPosts;
+  if (counts.unauthorized - before.unauthorized !== 1 || logins !== 1 || posts !== 1) {
+    throw new Error(`after the session was dropped: ${counts.unauthorized - before.unauthorized} answers 401, ${logins} ${loginApi} calls, ${posts} login POSTs (expected 1, 1, 1)`);
+  }
+  const stubs = runtime.stubbed.size ? `; stubs used: ${[...runtime.stubbed].sort().join(', ')}` : '';
+  return `${loginApi} ${counts.login}, login POSTs ${counts.loginPosts} (platform ${named.platform}, appid ${named.appid}), ${requestApi} ${counts.request} (401s ${counts.unauthorized}), GET /api/me 200, dropped session → 401 → 1 login → 200${stubs}`;
 }
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));

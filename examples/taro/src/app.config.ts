@@ -1,5 +1,6 @@
 export default defineAppConfig({
-  pages: ['pages/index/index', 'pages/login/index'],
+  // The login page's <login-button> is a WeChat component: the page is in the weapp build only.
+  pages: process.env.TARO_ENV === 'weapp' ? ['pages/index/index', 'pages/login/index'] : ['pages/index/index'],
   window: {
     navigationBarTitleText: 'wx-login-kit',
   },
