@@ -393,7 +393,8 @@ const ADAPTER_MARK = /scopes:\s*["']auth_base["']/;
 /**
  * The built output of a Douyin or Alipay target: exactly one JS file carries the kit (one module
  * state), the Alipay adapter is there in the Alipay build only, and nothing names the WeChat-only
- * <login-button>. Returns where the kit is and which platform globals its file and the chunks use.
+ * <login-button>. Returns where the kit is, how often the output uses each platform global, and
+ * the global webpack's chunks hang on (Taro).
  */
 function checkLayout(root: string, target: Target): string {
   const files = listFiles(root, []).filter((f) => f.endsWith('.js'));
@@ -405,9 +406,9 @@ function checkLayout(root: string, target: Target): string {
   const button = listFiles(root, []).filter((f) => /\.(json|ttml|axml)$/.test(f) && fs.readFileSync(f, 'utf8').includes('login-button'));
   if (button.length) throw new Error(`the WeChat-only <login-button> is named in ${button.map((f) => path.relative(root, f)).join(', ')}`);
   const chunks = new Set(files.flatMap((f) => [...fs.readFileSync(f, 'utf8').matchAll(/\b(wx|tt|my)\["webpackJsonp"\]/g)].map((m) => `${m[1]}["webpackJsonp"]`)));
-  // Member uses of each platform global in the whole output (the kit's own checks of which exists included).
+  // Member uses of each platform global in the whole output (the kit's code for the other platforms included; not in strings).
   const uses: Record<string, number> = { wx: 0, tt: 0, my: 0 };
-  for (const f of files) for (const m of fs.readFileSync(f, 'utf8').matchAll(/(?<![\w$.'"])(wx|tt|my)\.[A-Za-z_$]/g)) uses[m[1]]++;
+  for (const f of files) for (const m of fs.readFileSync(f, 'utf8').matchAll(/(?<![\w$.'"`])(wx|tt|my)\.[A-Za-z_$]/g)) uses[m[1]]++;
   const globals = Object.entries(uses).map(([k, n]) => `${k}. ${n}×`).join(', ');
   return `kit in ${path.relative(root, withKit[0])} (${Math.round(kit.length / 1024)} KB file${adapter ? ', with the Alipay adapter' : ''}); output JS uses ${globals}${chunks.size ? `; webpack chunks on ${[...chunks].join(', ')}` : ''}`;
 }
