@@ -453,10 +453,14 @@ async function runOnPlatform(root: string, target: Target, stack: Platforms, use
 
   const runtime = createMiniRuntime(root, api, douyin ? 'tt' : 'my');
   const launched = quiet(within(new Promise<void>((resolve) => waiters.push({ match: (e) => e.kind === 'request' && e.url === `${baseURL}/auth/login` && e.status === 200, resolve })).then(flush), 'the login POST of onLaunch'));
-  runtime.launch();
+  const app = runtime.launch();
   runtime.loadPages();
   await launched;
   if (!token()) throw new Error('no token in storage after the login of onLaunch');
+  // uni-app's App keeps globalData (auth.launch(this) mirrors the token there); Taro's has none.
+  const globalData = app.globalData as Record<string, unknown> | undefined;
+  const mirrored = globalData && 'token' in globalData;
+  if (mirrored && globalData.token !== token()) throw new Error('getApp().globalData.token is not the stored token');
   if (counts.login !== 1 || counts.loginPosts !== 1) throw new Error(`onLaunch made ${counts.login} ${loginApi} calls and ${counts.loginPosts} login POSTs, expected 1 and 1`);
   const named = loginPosts[0].data as { platform?: unknown; appid?: unknown };
   if (named.platform !== target.platform || named.appid !== appid) throw new Error(`the login POST named ${JSON.stringify({ platform: named.platform, appid: named.appid })}, expected ${JSON.stringify({ platform: target.platform, appid })}`);
@@ -483,7 +487,9 @@ async function runOnPlatform(root: string, target: Target, stack: Platforms, use
     throw new Error(`after the session was dropped: ${counts.unauthorized - before.unauthorized} answers 401, ${logins} ${loginApi} calls, ${posts} login POSTs (expected 1, 1, 1)`);
   }
   const stubs = runtime.stubbed.size ? `; stubs used: ${[...runtime.stubbed].sort().join(', ')}` : '';
-  return `${loginApi} ${counts.login}, login POSTs ${counts.loginPosts} (platform ${named.platform}, appid ${named.appid}), ${requestApi} ${counts.request} (401s ${counts.unauthorized}), GET /api/me 200, dropped session → 401 → 1 login → 200${stubs}`;
+  if (mirrored && globalData.token !== token()) throw new Error('getApp().globalData.token is not the new token after the re-login');
+  const kept = mirrored ? ', globalData.token follows' : '';
+  return `${loginApi} ${counts.login}, login POSTs ${counts.loginPosts} (platform ${named.platform}, appid ${named.appid}), ${requestApi} ${counts.request} (401s ${counts.unauthorized}), GET /api/me 200, dropped session → 401 → 1 login → 200${kept}${stubs}`;
 }
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
