@@ -167,7 +167,7 @@ describe('the tap', () => {
     expect(server.fake.state.loginCalls).toBe(2); // the next tap is covered at once
     expect(phonePosts()).toHaveLength(1);
     expect(phonePosts()[0]).toMatchObject({ url: 'https://api.example.com/auth/phone', method: 'POST' });
-    expect(phonePosts()[0].data).toEqual({ code: 'code-1', phoneCode: 'phone-code-1' });
+    expect(phonePosts()[0].data).toEqual({ code: 'code-1', phoneCode: 'phone-code-1', platform: 'wechat' });
     expect(phonePosts()[0].header.Authorization).toBeUndefined();
     expect(loginsBeforeTap).toBe(1); // code-1 existed before the tap
     expect(seen).toEqual([['success', expect.objectContaining({ purePhoneNumber: '13800138000', token: 'tok-1' })]]);
@@ -195,8 +195,30 @@ describe('the tap', () => {
     auth.logout();
     tap('getphonenumber', { errMsg: 'getPhoneNumber:ok', code: 'phone-code-2' });
     await jest.advanceTimersByTimeAsync(100);
-    expect(phonePosts().at(-1)!.data).toEqual({ code: 'code-2', phoneCode: 'phone-code-2' });
+    expect(phonePosts().at(-1)!.data).toEqual({ code: 'code-2', phoneCode: 'phone-code-2', platform: 'wechat' });
     host.detach();
+  });
+
+  it('on Douyin (tt), even logged in, a tap sends encryptedData + iv with the code kept before it, the app it is for, and no phone code', async () => {
+    const g = globalThis as Record<string, unknown>;
+    g.tt = Object.assign(server.fake.wx, { getEnvInfoSync: () => ({ microapp: { appId: 'tt0123456789abcd' } }) });
+    try {
+      delete g[Symbol.for('wx-login-kit') as unknown as string];
+      auth = createAuth({ baseURL: 'https://api.example.com', wx: server.fake.wx });
+      const login = auth.login();
+      await jest.advanceTimersByTimeAsync(100);
+      await login;
+      const { host, tap } = mount();
+      await jest.advanceTimersByTimeAsync(10);
+      // Douyin 3.51.0+ may hand over a code too: the server half does not take Douyin's yet.
+      tap('getphonenumber', { ...server.fake.legacyDetail('getPhoneNumber'), code: 'tt-phone-code' });
+      await jest.advanceTimersByTimeAsync(100);
+      expect(phonePosts().at(-1)!.data).toEqual({ code: 'code-2', encryptedData: 'enc:sk-2', iv: 'iv-1', platform: 'douyin', appid: 'tt0123456789abcd' });
+      expect(phonePosts().at(-1)!.header.Authorization).toBeUndefined();
+      host.detach();
+    } finally {
+      delete g.tt;
+    }
   });
 
   it('a logged-in user\'s legacy encryptedData tap keeps today\'s path: the code kept before the tap', async () => {

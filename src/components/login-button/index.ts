@@ -92,18 +92,23 @@ Component({
       this.setData({ loading: true });
       try {
         const url = this.data.path || (profile ? auth.options.profilePath : auth.options.phonePath);
+        // WeChat's phone code (detail.code) is what the server half exchanges; Douyin's newer code
+        // flow it does not take yet, so on Douyin the tap's encryptedData + iv go, as before 3.51.0.
+        const phoneCode = !profile && auth.options.platform === 'wechat' ? d.code : undefined;
         // A logged-in user's phone code binds to the session of the token: `{phoneCode}` with the
         // token, no login code spent, no code2Session, no new session (the server half's
         // POST /auth/phone with a Bearer token; WeChat's getuserphonenumber checks the openid).
-        const bind = !profile && !!d.code && !!auth.token;
+        const bind = !!phoneCode && !!auth.token;
         let data: Record<string, string>;
-        if (bind) data = { phoneCode: d.code! };
+        if (bind) data = { phoneCode: phoneCode! };
         else {
           // encryptedData alone (legacy): the code must be one kept from BEFORE the tap, since a
           // wx.login now may refresh the login state and break decryption; and no refill until the
           // server has used it. With a phone code the login code only names the user: any will do.
-          data = { code: await auth.getCode({ refill: !!d.code }) };
-          if (!profile && d.code) data.phoneCode = d.code;
+          data = { code: await auth.getCode({ refill: !!phoneCode }), platform: auth.options.platform };
+          // The app the code is for, as the login POST says it (a server of several apps needs it).
+          if (auth.options.appid) data.appid = auth.options.appid;
+          if (phoneCode) data.phoneCode = phoneCode;
           if (d.encryptedData) data.encryptedData = d.encryptedData;
           if (d.iv) data.iv = d.iv;
         }
