@@ -18,13 +18,16 @@
  *    in, the tap must bind the number with the app's token ({phoneCode}, Bearer) and succeed.
  * 6. Taro and uni-app again for Douyin and Alipay, from the same source and dependency set
  *    (`taro build --type tt|alipay`, `uni build -p mp-toutiao|mp-alipay`): the output holds one
- *    copy of the kit (with the Alipay adapter in the Alipay build only) and no <login-button>
- *    (a WeChat component: the login page is in the WeChat build only); run in Node on a `tt`
+ *    copy of the kit (with the Alipay adapter in the Alipay build only); <login-button> with its
+ *    Douyin template (.ttml) in the Douyin builds, and none in the Alipay builds (no Alipay
+ *    component yet: the login page is left out there by configuration); run in Node on a `tt`
  *    (scripts/node-tt.ts) or `my` (scripts/node-my.ts) shaped as the platforms' typings say,
  *    against the Douyin or Alipay emulator behind a reference server serving a WeChat, a Douyin
  *    and an Alipay app (`apps`): onLaunch logs in once, naming its platform and appid; the app's
  *    instance GETs /api/me (200); the server drops the session; the next GET gets 401 and
- *    recovers with exactly one login.
+ *    recovers with exactly one login; on Douyin the login page's button is attached (its code
+ *    keeper runs tt.login through the app's instance), a denial fails with `denied`, and a tap
+ *    with Douyin's encryptedData logs in with the code kept before it.
  * Prints one ✔/✖ line a check, a line of counts per example and platform, then `N passed, M failed`.
  *
  * CHECK_EXAMPLES=taro,uni-app runs only those. CHECK_EXAMPLES_BREAK=<name> installs a broken kit
@@ -81,6 +84,8 @@ interface Target {
   /** The built mini program's root, relative to the example. */
   app: string;
   build: (dir: string) => Promise<string>;
+  /** The page holding <login-button>, on the platforms it has a template for (Douyin's .ttml). */
+  loginPage?: string;
 }
 
 const npmRun = (script: string) => async (dir: string) => {
@@ -143,7 +148,7 @@ const EXAMPLE_LIST: Example[] = [
     typecheck: npmRun('typecheck'),
     build: npmRun('build:weapp'),
     targets: [
-      { platform: 'douyin', type: 'tt', app: 'dist/tt', build: npmRun('build:tt') },
+      { platform: 'douyin', type: 'tt', app: 'dist/tt', build: npmRun('build:tt'), loginPage: 'pages/login/index' },
       { platform: 'alipay', type: 'alipay', app: 'dist/alipay', build: npmRun('build:alipay') },
     ],
   },
@@ -156,7 +161,7 @@ const EXAMPLE_LIST: Example[] = [
     typecheck: npmRun('type-check'),
     build: npmRun('build:mp-weixin'),
     targets: [
-      { platform: 'douyin', type: 'mp-toutiao', app: 'dist/build/mp-toutiao', build: npmRun('build:mp-toutiao') },
+      { platform: 'douyin', type: 'mp-toutiao', app: 'dist/build/mp-toutiao', build: npmRun('build:mp-toutiao'), loginPage: 'pages/login/index' },
       { platform: 'alipay', type: 'mp-alipay', app: 'dist/build/mp-alipay', build: npmRun('build:mp-alipay') },
     ],
   },
@@ -277,8 +282,9 @@ async function main(): Promise<void> {
         continue;
       }
       let layout = '';
-      await check(`${name}: output: one copy of the kit${target.platform === 'alipay' ? ', with the Alipay adapter' : ', without the Alipay adapter'}, no <login-button>`, async () => (layout = checkLayout(root, target)));
-      await check(`${name}: run in Node on ${target.platform === 'douyin' ? 'tt' : 'my'}: onLaunch logs in once, GET /api/me 200, a dropped session gets 401 and one login`, async () => {
+      await check(`${name}: output: one copy of the kit${target.platform === 'alipay' ? ', with the Alipay adapter' : ', without the Alipay adapter'}, ${target.loginPage ? "<login-button> with Douyin's template" : 'no <login-button>'}`, async () => (layout = checkLayout(root, target)));
+      const tap = target.loginPage ? ', a phone tap logs in with the code kept before it, a denial fails with denied' : '';
+      await check(`${name}: run in Node on ${target.platform === 'douyin' ? 'tt' : 'my'}: onLaunch logs in once, GET /api/me 200, a dropped session gets 401 and one login${tap}`, async () => {
         const result = await runOnPlatform(root, target, platforms!, `user-${example.name}`);
         summary.push(`${name}: ${result}; ${layout}`);
         return result;
@@ -392,25 +398,38 @@ const ADAPTER_MARK = /scopes:\s*["']auth_base["']/;
 
 /**
  * The built output of a Douyin or Alipay target: exactly one JS file carries the kit (one module
- * state), the Alipay adapter is there in the Alipay build only, and nothing names the WeChat-only
- * <login-button>. Returns where the kit is, how often the output uses each platform global, and
- * the global webpack's chunks hang on (Taro).
+ * state; <login-button>'s own self-contained file aside), the Alipay adapter is there in the Alipay
+ * build only, and <login-button> is there with Douyin's template where the target has a login page,
+ * named nowhere otherwise. Returns where the kit is, how often the output uses each platform
+ * global, and the global webpack's chunks hang on (Taro).
  */
 function checkLayout(root: string, target: Target): string {
+  let component: string | undefined;
+  if (target.loginPage) {
+    const spec = (readJson(path.join(root, `${target.loginPage}.json`)).usingComponents as Record<string, string> | undefined)?.['login-button'];
+    if (!spec) throw new Error(`${target.loginPage}.json names no login-button`);
+    // Absolute from the mini program's root (uni-app), or relative to the page (Taro's npm copy).
+    component = spec.startsWith('/') ? path.join(root, spec) : path.resolve(path.dirname(path.join(root, target.loginPage)), spec);
+    for (const ext of ['ttml', 'js', 'json']) {
+      if (!fs.existsSync(`${component}.${ext}`)) throw new Error(`<login-button> has no ${path.relative(root, component)}.${ext} in the ${target.type} build`);
+    }
+    if (!(readJson(`${component}.json`) as { component?: unknown }).component) throw new Error(`${path.relative(root, component)}.json does not say "component": true`);
+  }
   const files = listFiles(root, []).filter((f) => f.endsWith('.js'));
-  const withKit = files.filter((f) => fs.readFileSync(f, 'utf8').includes(KIT_MARK));
+  const withKit = files.filter((f) => f !== `${component}.js` && fs.readFileSync(f, 'utf8').includes(KIT_MARK));
   if (withKit.length !== 1) throw new Error(`${withKit.length} built files carry the kit (expected 1): ${withKit.map((f) => path.relative(root, f)).join(', ')}`);
   const kit = fs.readFileSync(withKit[0], 'utf8');
   const adapter = ADAPTER_MARK.test(kit);
   if (adapter !== (target.platform === 'alipay')) throw new Error(`the kit in ${path.relative(root, withKit[0])} ${adapter ? 'carries' : 'lacks'} the Alipay adapter in a ${target.platform} build`);
   const button = listFiles(root, []).filter((f) => /\.(json|ttml|axml)$/.test(f) && fs.readFileSync(f, 'utf8').includes('login-button'));
-  if (button.length) throw new Error(`the WeChat-only <login-button> is named in ${button.map((f) => path.relative(root, f)).join(', ')}`);
+  if (!target.loginPage && button.length) throw new Error(`<login-button>, which has no ${target.type} template, is named in ${button.map((f) => path.relative(root, f)).join(', ')}`);
   const chunks = new Set(files.flatMap((f) => [...fs.readFileSync(f, 'utf8').matchAll(/\b(wx|tt|my)\["webpackJsonp"\]/g)].map((m) => `${m[1]}["webpackJsonp"]`)));
   // Member uses of each platform global in the whole output (the kit's code for the other platforms included; not in strings).
   const uses: Record<string, number> = { wx: 0, tt: 0, my: 0 };
   for (const f of files) for (const m of fs.readFileSync(f, 'utf8').matchAll(/(?<![\w$.'"`])(wx|tt|my)\.[A-Za-z_$]/g)) uses[m[1]]++;
   const globals = Object.entries(uses).map(([k, n]) => `${k}. ${n}×`).join(', ');
-  return `kit in ${path.relative(root, withKit[0])} (${Math.round(kit.length / 1024)} KB file${adapter ? ', with the Alipay adapter' : ''}); output JS uses ${globals}${chunks.size ? `; webpack chunks on ${[...chunks].join(', ')}` : ''}`;
+  const buttonAt = component ? `; <login-button> at ${path.relative(root, component)}.ttml` : '';
+  return `kit in ${path.relative(root, withKit[0])} (${Math.round(kit.length / 1024)} KB file${adapter ? ', with the Alipay adapter' : ''})${buttonAt}; output JS uses ${globals}${chunks.size ? `; webpack chunks on ${[...chunks].join(', ')}` : ''}`;
 }
 
 /**
@@ -486,10 +505,49 @@ async function runOnPlatform(root: string, target: Target, stack: Platforms, use
   if (counts.unauthorized - before.unauthorized !== 1 || logins !== 1 || posts !== 1) {
     throw new Error(`after the session was dropped: ${counts.unauthorized - before.unauthorized} answers 401, ${logins} ${loginApi} calls, ${posts} login POSTs (expected 1, 1, 1)`);
   }
-  const stubs = runtime.stubbed.size ? `; stubs used: ${[...runtime.stubbed].sort().join(', ')}` : '';
   if (mirrored && globalData.token !== token()) throw new Error('getApp().globalData.token is not the new token after the re-login');
   const kept = mirrored ? ', globalData.token follows' : '';
-  return `${loginApi} ${counts.login}, login POSTs ${counts.loginPosts} (platform ${named.platform}, appid ${named.appid}), ${requestApi} ${counts.request} (401s ${counts.unauthorized}), GET /api/me 200, dropped session → 401 → 1 login → 200${kept}${stubs}`;
+  const tapped = target.loginPage && douyin ? await tapDouyinButton(runtime, target.loginPage, stack, { appid, user, baseURL, token, counts, waiters }) : '';
+  const stubs = runtime.stubbed.size ? `; stubs used: ${[...runtime.stubbed].sort().join(', ')}` : '';
+  return `${loginApi} ${counts.login}, login POSTs ${counts.loginPosts} (platform ${named.platform}, appid ${named.appid}), ${requestApi} ${counts.request} (401s ${counts.unauthorized}), GET /api/me 200, dropped session → 401 → 1 login → 200${kept}${tapped}${stubs}`;
+}
+
+/**
+ * Douyin's <login-button> on the login page: attached, its code keeper runs tt.login through the
+ * app's instance; a denial (an errMsg Douyin's docs list) fails with `denied` and sends nothing; an
+ * allowed tap hands over encryptedData + iv sealed with the session_key of that latest code, which
+ * the button POSTs with the code kept before the tap (and the app it is for) to /auth/phone: the
+ * server decrypts it with that code's session_key and logs the user in.
+ */
+async function tapDouyinButton(
+  runtime: ReturnType<typeof createMiniRuntime>,
+  loginPage: string,
+  stack: Platforms,
+  run: { appid: string; user: string; baseURL: string; token: () => string | undefined; counts: { login: number; request: number }; waiters: Array<{ match: (e: PlatformTrace) => boolean; resolve: () => void }> },
+): Promise<string> {
+  const next = (what: string, match: (e: PlatformTrace) => boolean) => quiet(within(new Promise<void>((resolve) => run.waiters.push({ match, resolve })).then(flush), what));
+  const kept = next("the tt.login of the button's code keeper", (e) => e.kind === 'login' && !!e.code);
+  const button = runtime.mountComponent(loginPage, 'login-button');
+  await kept;
+  const requests = run.counts.request;
+  const denied = quiet(within(button.nextEvent('success', 'fail'), "the button's fail event"));
+  await button.fire('getphonenumber', { errMsg: 'getPhoneNumber:fail auth deny' });
+  const refusal = await denied;
+  if (refusal.name !== 'fail' || (refusal.detail as { reason?: unknown }).reason !== 'denied') throw new Error(`a denial emitted ${refusal.name} ${JSON.stringify(refusal.detail)}`);
+  if (run.counts.request !== requests) throw new Error('a denied tap sent a request');
+  let phonePost: Extract<PlatformTrace, { kind: 'request' }> | undefined;
+  const posted = next('the phone POST', (e) => e.kind === 'request' && e.url === `${run.baseURL}/auth/phone` && !!(phonePost = e));
+  const outcome = quiet(within(button.nextEvent('success', 'fail'), "the button's success or fail event"));
+  await button.fire('getphonenumber', stack.douyin.phoneNumberDetail(run.appid, run.user));
+  const { name, detail } = await outcome;
+  await posted;
+  if (name !== 'success') throw new Error(`the button emitted fail: ${JSON.stringify(detail, (k, v) => (v instanceof Error ? v.message : v))}`);
+  const answer = detail as { purePhoneNumber?: unknown; token?: unknown };
+  if (!/^\d{11}$/.test(String(answer.purePhoneNumber))) throw new Error(`success without a phone number: ${JSON.stringify(Object.keys(answer))}`);
+  const sent = Object.keys(phonePost!.data as object).sort().join();
+  if (sent !== 'appid,code,encryptedData,iv,platform') throw new Error(`the phone POST sent {${sent}}`);
+  if (typeof answer.token !== 'string' || run.token() !== answer.token) throw new Error("storage does not hold the phone login's token: the button used another instance than the app's");
+  return `; <login-button>: denial → fail denied (nothing sent), tap → POST /auth/phone {code, encryptedData, iv, platform, appid} → ${answer.purePhoneNumber}, its token stored`;
 }
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));

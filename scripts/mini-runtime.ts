@@ -211,7 +211,9 @@ export function createMiniRuntime(root: string, wx: object, global: PlatformGlob
       load(file);
       const options = registered.components.get(file);
       if (!options) throw new Error(`${path.relative(root, file)} registered no Component()`);
-      const wxml = fs.readFileSync(`${base}.wxml`, 'utf8');
+      // The platform's template: WeChat's .wxml, Douyin's .ttml.
+      const template = `${base}.${global === 'tt' ? 'ttml' : global === 'my' ? 'axml' : 'wxml'}`;
+      const wxml = fs.readFileSync(template, 'utf8');
 
       const data: Record<string, unknown> = {};
       for (const [k, p] of Object.entries(options.properties ?? {})) data[k] = p && typeof p === 'object' && 'value' in p ? (p as { value: unknown }).value : undefined;
@@ -240,7 +242,7 @@ export function createMiniRuntime(root: string, wx: object, global: PlatformGlob
         nextEvent: (...names) => new Promise((resolve) => waiting.push({ names, resolve })),
         async fire(event, detail) {
           const handler = new RegExp(`bind:?${event}="([\\w$]+)"`).exec(wxml)?.[1];
-          if (!handler || typeof self[handler] !== 'function') throw new Error(`${path.relative(root, base)}.wxml binds no method to ${event}`);
+          if (!handler || typeof self[handler] !== 'function') throw new Error(`${path.relative(root, template)} binds no method to ${event}`);
           return (self[handler] as (e: object) => unknown)({ type: event, timeStamp: Date.now(), detail, target: {}, currentTarget: {} });
         },
       };

@@ -1,6 +1,6 @@
 export default defineAppConfig({
-  // The login page's <login-button> is a WeChat component: the page is in the weapp build only.
-  pages: process.env.TARO_ENV === 'weapp' ? ['pages/index/index', 'pages/login/index'] : ['pages/index/index'],
+  // <login-button> has WeChat's and Douyin's templates (not yet Alipay's): the login page is in the weapp and tt builds.
+  pages: process.env.TARO_ENV === 'alipay' ? ['pages/index/index'] : ['pages/index/index', 'pages/login/index'],
   window: {
     navigationBarTitleText: 'wx-login-kit',
   },
