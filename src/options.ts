@@ -71,7 +71,8 @@ export interface AuthOptions {
    * while none is held carries the `wx.login` code in `X-WX-Login-Code` and its answer brings the
    * token in `X-WX-Token` (+ `X-WX-Token-Expires-In`, s): 2 serial hops to the first answer, not
    * 3. Concurrent requests share it (one `wx.login`); uploads and downloads wait for it. Only the
-   * code is sent (not `loginData`). A server that answers without `X-WX-Token` gets the login POST
+   * code and the app it is for (`X-WX-Login-Platform`, `X-WX-Login-Appid`) are sent, not
+   * `loginData`'s body. A server that answers without `X-WX-Token` gets the login POST
    * from then on. Off: every login is the POST to `loginPath`. Either way the kit takes a renewed
    * token from `X-WX-Token` of a 2xx answer to the token it holds. @default false
    */
