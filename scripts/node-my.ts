@@ -17,7 +17,8 @@
  * - my.getAccountInfoSync().miniProgram.appId, my.getExtConfigSync(), my.onAppShow / offAppShow.
  * Only what the examples call: no uploadFile/downloadFile here.
  */
-import { encodeRequest, fetchAnswer, type NodePlatformOptions } from './node-tt';
+import { fetchAnswer } from './node-wx';
+import { encodeRequest, type NodePlatformOptions } from './node-tt';
 
 const KEY_LIMIT = 200 * 1024;
 

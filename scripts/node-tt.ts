@@ -17,6 +17,7 @@
 import type { getEnvInfoSync } from '@douyin-microapp/typings/api/get-env-info-sync';
 import type { login } from '@douyin-microapp/typings/api/login';
 import type { request } from '@douyin-microapp/typings/api/request';
+import { fetchAnswer } from './node-wx';
 import { createWxStorage } from './wx-storage';
 
 /** One call the platform made, as the check counts them. */
@@ -44,22 +45,6 @@ export interface NodePlatformOptions {
   /** What `getExtConfigSync()` returns (the examples read their baseURL there). */
   extConfig?: Record<string, unknown>;
   onTrace?: (event: PlatformTrace) => void;
-}
-
-/** An HTTP answer as the platforms hand it: the body parsed as JSON when it is JSON (dataType 'json'). */
-export async function fetchAnswer(url: string, init: RequestInit, timeoutMs: number): Promise<{ status: number; headers: Record<string, string>; data: unknown }> {
-  const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
-  const res = await fetch(url, { ...init, signal });
-  const text = await res.text();
-  let data: unknown = text;
-  try {
-    data = text ? JSON.parse(text) : text;
-  } catch {
-    // Not JSON: handed over as text.
-  }
-  const headers: Record<string, string> = {};
-  res.headers.forEach((v, k) => (headers[k] = v));
-  return { status: res.status, headers, data };
 }
 
 /** `url` and `body` of a request: data of a method without a body goes into the query string. */

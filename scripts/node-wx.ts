@@ -39,6 +39,25 @@ export interface NodeWxOptions {
 
 const MAX_REQUESTS = 10;
 
+/**
+ * An HTTP answer as the platforms hand it (wx.request, tt.request, my.request): the body parsed as
+ * JSON when it is JSON (dataType 'json'), else as text; the headers; the Set-Cookie values.
+ */
+export async function fetchAnswer(url: string, init: RequestInit, timeoutMs: number): Promise<{ status: number; headers: Record<string, string>; cookies: string[]; data: unknown }> {
+  const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+  const res = await fetch(url, { ...init, signal });
+  const text = await res.text();
+  let data: unknown = text;
+  try {
+    data = text ? JSON.parse(text) : text;
+  } catch {
+    // Not JSON: handed over as text.
+  }
+  const headers: Record<string, string> = {};
+  res.headers.forEach((v, k) => (headers[k] = v));
+  return { status: res.status, headers, cookies: res.headers.getSetCookie(), data };
+}
+
 export function createNodeWx(opts: NodeWxOptions) {
   const storage = createWxStorage();
   const showListeners = new Set<(res: unknown) => void>();
@@ -52,18 +71,8 @@ export function createNodeWx(opts: NodeWxOptions) {
   const trace = (e: WxTrace) => opts.onTrace?.(e);
 
   async function fetchJSON(url: string, init: RequestInit, timeoutMs: number) {
-    const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
-    const res = await fetch(url, { ...init, signal });
-    const text = await res.text();
-    let data: unknown = text;
-    try {
-      data = text ? JSON.parse(text) : text;
-    } catch {
-      // wx.request hands non-JSON bodies over as text.
-    }
-    const header: Record<string, string> = {};
-    res.headers.forEach((v, k) => (header[k] = v));
-    return { data, statusCode: res.status, header, cookies: res.headers.getSetCookie() };
+    const { status, headers, cookies, data } = await fetchAnswer(url, init, timeoutMs);
+    return { data, statusCode: status, header: headers, cookies };
   }
 
   /**
