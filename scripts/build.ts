@@ -78,8 +78,8 @@ export async function buildPackage(): Promise<void> {
   for (const outdir of [path.join(OUT.cjs, 'components'), OUT.components]) {
     const entryPoints = components.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));
     await build({ entryPoints, outbase: COMPONENTS, outdir, format: 'cjs', bundle: true, platform: 'neutral', target: TARGET, logLevel: 'warning' });
-    // WeChat's templates, and Douyin's (.ttml/.ttss) where a component has them.
-    for (const f of components.filter((f) => /\.(json|wxml|wxss|ttml|ttss)$/.test(f))) fs.cpSync(f, path.join(outdir, path.relative(COMPONENTS, f)));
+    // WeChat's templates, and Douyin's (.ttml/.ttss) and Alipay's (.axml/.acss) where a component has them.
+    for (const f of components.filter((f) => /\.(json|wxml|wxss|ttml|ttss|axml|acss)$/.test(f))) fs.cpSync(f, path.join(outdir, path.relative(COMPONENTS, f)));
   }
 
   const tsc = (project: string) =>
