@@ -13,7 +13,8 @@
  * copies nothing. So this copies `<login-button>` and `<login-profile>` of the installed kit
  * there when vite loads its config, at every build: an upgrade of the kit needs nothing more.
  * The copies are build output: add `src/wxcomponents/login-*` to `.gitignore`. For mp-toutiao the
- * folder is `ttcomponents/` and only components with Douyin's template (`<login-button>`) go there.
+ * folder is `ttcomponents/`, for mp-alipay `mycomponents/`, and only components with that
+ * platform's template (index.ttml, index.axml: `<login-button>`) go there.
  * https://uniapp.dcloud.net.cn/tutorial/miniprogram-subject.html#小程序自定义组件支持
  */
 import { cpSync, existsSync, rmSync } from 'node:fs';
@@ -25,7 +26,7 @@ export type LoginKitComponent = 'login-button' | 'login-profile';
 export interface LoginKitComponentsOptions {
   /**
    * Where uni-app takes native components from.
-   * @default `${process.env.UNI_INPUT_DIR ?? 'src'}/wxcomponents` (`ttcomponents` for mp-toutiao), from the project's folder
+   * @default `${process.env.UNI_INPUT_DIR ?? 'src'}/wxcomponents` (`ttcomponents` for mp-toutiao, `mycomponents` for mp-alipay), from the project's folder
    */
   dir?: string;
   /** Which components. @default ['login-button', 'login-profile'] */
@@ -47,10 +48,11 @@ export interface LoginKitVitePlugin {
  * @throws Error when the kit is not installed in the project (`npm i wx-login-kit`)
  */
 export function loginKitComponents(options: LoginKitComponentsOptions = {}): LoginKitVitePlugin {
-  // uni-app's folder of native components per platform (uni-mp-toutiao: ttcomponents). Alipay's
-  // components are written another way and the kit has none yet: nothing is copied for mp-alipay.
+  // uni-app's folder of native components per platform (COMPONENTS_DIR of uni-mp-toutiao and
+  // uni-mp-alipay), and the template a component needs there.
   const platform = process.env.UNI_PLATFORM;
-  const dir = resolve(options.dir ?? join(process.env.UNI_INPUT_DIR ?? 'src', platform === 'mp-toutiao' ? 'ttcomponents' : 'wxcomponents'));
+  const [folder, template] = platform === 'mp-toutiao' ? ['ttcomponents', 'index.ttml'] : platform === 'mp-alipay' ? ['mycomponents', 'index.axml'] : ['wxcomponents', ''];
+  const dir = resolve(options.dir ?? join(process.env.UNI_INPUT_DIR ?? 'src', folder));
   const wanted = options.components ?? ['login-button', 'login-profile'];
   /** The kit installed in the project, whatever copy of this file runs. */
   const installed = () => {
@@ -61,10 +63,9 @@ export function loginKitComponents(options: LoginKitComponentsOptions = {}): Log
     }
   };
   const copy = () => {
-    if (platform === 'mp-alipay') return;
     const kit = installed();
-    // On Douyin, only the components that have Douyin's template (index.ttml).
-    const components = platform === 'mp-toutiao' ? wanted.filter((name) => existsSync(join(kit, 'components', name, 'index.ttml'))) : wanted;
+    // On Douyin and Alipay, only the components that have the platform's template.
+    const components = template ? wanted.filter((name) => existsSync(join(kit, 'components', name, template))) : wanted;
     for (const name of components) {
       const to = join(dir, name);
       rmSync(to, { recursive: true, force: true });
