@@ -18,16 +18,17 @@
  *    in, the tap must bind the number with the app's token ({phoneCode}, Bearer) and succeed.
  * 6. Taro and uni-app again for Douyin and Alipay, from the same source and dependency set
  *    (`taro build --type tt|alipay`, `uni build -p mp-toutiao|mp-alipay`): the output holds one
- *    copy of the kit (with the Alipay adapter in the Alipay build only); <login-button> with its
- *    Douyin template (.ttml) in the Douyin builds, and none in the Alipay builds (no Alipay
- *    component yet: the login page is left out there by configuration); run in Node on a `tt`
+ *    copy of the kit (with the Alipay adapter in the Alipay build only); <login-button> with the
+ *    platform's template (Douyin's .ttml, Alipay's .axml); run in Node on a `tt`
  *    (scripts/node-tt.ts) or `my` (scripts/node-my.ts) shaped as the platforms' typings say,
  *    against the Douyin or Alipay emulator behind a reference server serving a WeChat, a Douyin
  *    and an Alipay app (`apps`): onLaunch logs in once, naming its platform and appid; the app's
  *    instance GETs /api/me (200); the server drops the session; the next GET gets 401 and
- *    recovers with exactly one login; on Douyin the login page's button is attached (its code
- *    keeper runs tt.login through the app's instance), a denial fails with `denied`, and a tap
- *    with Douyin's encryptedData logs in with the code kept before it.
+ *    recovers with exactly one login; the login page's button is attached (its code keeper
+ *    runs the platform's login through the app's instance), a denial fails with `denied`;
+ *    on Douyin a tap with Douyin's encryptedData logs in with the code kept before it; on Alipay
+ *    (Alipay's component model: props, onSuccess/onFail) the logged-in user's tap binds
+ *    my.getPhoneNumber's response with the token, and after a logout a tap logs in with it.
  * Prints one ✔/✖ line a check, a line of counts per example and platform, then `N passed, M failed`.
  *
  * CHECK_EXAMPLES=taro,uni-app runs only those. CHECK_EXAMPLES_BREAK=<name> installs a broken kit
@@ -84,8 +85,8 @@ interface Target {
   /** The built mini program's root, relative to the example. */
   app: string;
   build: (dir: string) => Promise<string>;
-  /** The page holding <login-button>, on the platforms it has a template for (Douyin's .ttml). */
-  loginPage?: string;
+  /** The page holding <login-button> (Douyin's .ttml, Alipay's .axml). */
+  loginPage: string;
 }
 
 const npmRun = (script: string) => async (dir: string) => {
@@ -149,7 +150,7 @@ const EXAMPLE_LIST: Example[] = [
     build: npmRun('build:weapp'),
     targets: [
       { platform: 'douyin', type: 'tt', app: 'dist/tt', build: npmRun('build:tt'), loginPage: 'pages/login/index' },
-      { platform: 'alipay', type: 'alipay', app: 'dist/alipay', build: npmRun('build:alipay') },
+      { platform: 'alipay', type: 'alipay', app: 'dist/alipay', build: npmRun('build:alipay'), loginPage: 'pages/login/index' },
     ],
   },
   {
@@ -162,7 +163,7 @@ const EXAMPLE_LIST: Example[] = [
     build: npmRun('build:mp-weixin'),
     targets: [
       { platform: 'douyin', type: 'mp-toutiao', app: 'dist/build/mp-toutiao', build: npmRun('build:mp-toutiao'), loginPage: 'pages/login/index' },
-      { platform: 'alipay', type: 'mp-alipay', app: 'dist/build/mp-alipay', build: npmRun('build:mp-alipay') },
+      { platform: 'alipay', type: 'mp-alipay', app: 'dist/build/mp-alipay', build: npmRun('build:mp-alipay'), loginPage: 'pages/login/index' },
     ],
   },
 ];
@@ -178,6 +179,14 @@ const BREAKS: Record<string, (pkg: string) => void> = {
   },
   /** No button at the package root (the 0.1.0 layout): Taro and uni-app find no component. */
   'root-component': (pkg) => fs.rmSync(path.join(pkg, 'components'), { recursive: true, force: true }),
+  /** <login-button> registers WeChat's component model everywhere (the Alipay check must see no props/onXxx model). */
+  'alipay-model': (pkg) => {
+    const file = path.join(pkg, 'components/login-button/index.js');
+    const text = fs.readFileSync(file, 'utf8');
+    const choice = 'var alipay = typeof my == "object"';
+    if (!text.includes(choice)) throw new Error(`alipay-model: ${choice} not found in the built button`);
+    fs.writeFileSync(file, text.replace(choice, 'var alipay = false && typeof my == "object"'));
+  },
   /** The 0.1.0 peer dependency on miniprogram-api-typings >=3.12: DevTools' TS template cannot install. */
   peer: (pkg) => {
     const file = path.join(pkg, 'package.json');
@@ -282,8 +291,9 @@ async function main(): Promise<void> {
         continue;
       }
       let layout = '';
-      await check(`${name}: output: one copy of the kit${target.platform === 'alipay' ? ', with the Alipay adapter' : ', without the Alipay adapter'}, ${target.loginPage ? "<login-button> with Douyin's template" : 'no <login-button>'}`, async () => (layout = checkLayout(root, target)));
-      const tap = target.loginPage ? ', a phone tap logs in with the code kept before it, a denial fails with denied' : '';
+      const alipay = target.platform === 'alipay';
+      await check(`${name}: output: one copy of the kit${alipay ? ", with the Alipay adapter, <login-button> with Alipay's template" : ", without the Alipay adapter, <login-button> with Douyin's template"}`, async () => (layout = checkLayout(root, target)));
+      const tap = alipay ? ", a denial fails with denied, the logged-in user's phone tap binds the number, after a logout a tap logs in" : ', a phone tap logs in with the code kept before it, a denial fails with denied';
       await check(`${name}: run in Node on ${target.platform === 'douyin' ? 'tt' : 'my'}: onLaunch logs in once, GET /api/me 200, a dropped session gets 401 and one login${tap}`, async () => {
         const result = await runOnPlatform(root, target, platforms!, `user-${example.name}`);
         summary.push(`${name}: ${result}; ${layout}`);
@@ -372,13 +382,15 @@ async function startPlatforms(wechatApiBase: string, wechatSecret: string) {
   const douyin = buildDouyinEmulator({ apps: { [TT_APPID]: douyinSecret } });
   const douyinBase = await douyin.app.listen({ port: 0, host: '127.0.0.1' });
   const keys = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const alipay = buildAlipayEmulator({ apps: { [ALIPAY_APPID]: { appPublicKey: keys.publicKey.export({ type: 'spki', format: 'pem' }) as string } } });
+  // The app's AES content key ("接口内容加密方式"): my.getPhoneNumber's response is sealed with it.
+  const aesKey = randomBytes(16).toString('base64');
+  const alipay = buildAlipayEmulator({ apps: { [ALIPAY_APPID]: { appPublicKey: keys.publicKey.export({ type: 'spki', format: 'pem' }) as string, aesKey } } });
   const alipayBase = await alipay.app.listen({ port: 0, host: '127.0.0.1' });
   const server = buildServer({
     apps: [
       { platform: 'wechat', appid: APPID, secret: wechatSecret, apiBase: wechatApiBase },
       { platform: 'douyin', appid: TT_APPID, secret: douyinSecret, apiBase: douyinBase },
-      { platform: 'alipay', appid: ALIPAY_APPID, privateKey: keys.privateKey.export({ type: 'pkcs1', format: 'pem' }) as string, alipayPublicKey: alipay.alipayPublicKey, gateway: `${alipayBase}/gateway.do` },
+      { platform: 'alipay', appid: ALIPAY_APPID, privateKey: keys.privateKey.export({ type: 'pkcs1', format: 'pem' }) as string, alipayPublicKey: alipay.alipayPublicKey, aesKey, gateway: `${alipayBase}/gateway.do` },
     ],
   });
   const baseURL = await server.listen({ port: 0, host: '127.0.0.1' });
@@ -399,36 +411,31 @@ const ADAPTER_MARK = /scopes:\s*["']auth_base["']/;
 /**
  * The built output of a Douyin or Alipay target: exactly one JS file carries the kit (one module
  * state; <login-button>'s own self-contained file aside), the Alipay adapter is there in the Alipay
- * build only, and <login-button> is there with Douyin's template where the target has a login page,
- * named nowhere otherwise. Returns where the kit is, how often the output uses each platform
+ * build only, and <login-button> is there with the platform's template (.ttml, .axml). Returns where the kit is, how often the output uses each platform
  * global, and the global webpack's chunks hang on (Taro).
  */
 function checkLayout(root: string, target: Target): string {
-  let component: string | undefined;
-  if (target.loginPage) {
-    const spec = (readJson(path.join(root, `${target.loginPage}.json`)).usingComponents as Record<string, string> | undefined)?.['login-button'];
-    if (!spec) throw new Error(`${target.loginPage}.json names no login-button`);
-    // Absolute from the mini program's root (uni-app), or relative to the page (Taro's npm copy).
-    component = spec.startsWith('/') ? path.join(root, spec) : path.resolve(path.dirname(path.join(root, target.loginPage)), spec);
-    for (const ext of ['ttml', 'js', 'json']) {
-      if (!fs.existsSync(`${component}.${ext}`)) throw new Error(`<login-button> has no ${path.relative(root, component)}.${ext} in the ${target.type} build`);
-    }
-    if (!(readJson(`${component}.json`) as { component?: unknown }).component) throw new Error(`${path.relative(root, component)}.json does not say "component": true`);
+  const spec = (readJson(path.join(root, `${target.loginPage}.json`)).usingComponents as Record<string, string> | undefined)?.['login-button'];
+  if (!spec) throw new Error(`${target.loginPage}.json names no login-button`);
+  // Absolute from the mini program's root (uni-app), or relative to the page (Taro's npm copy).
+  const component = spec.startsWith('/') ? path.join(root, spec) : path.resolve(path.dirname(path.join(root, target.loginPage)), spec);
+  const template = target.platform === 'alipay' ? 'axml' : 'ttml';
+  for (const ext of [template, 'js', 'json']) {
+    if (!fs.existsSync(`${component}.${ext}`)) throw new Error(`<login-button> has no ${path.relative(root, component)}.${ext} in the ${target.type} build`);
   }
+  if (!(readJson(`${component}.json`) as { component?: unknown }).component) throw new Error(`${path.relative(root, component)}.json does not say "component": true`);
   const files = listFiles(root, []).filter((f) => f.endsWith('.js'));
   const withKit = files.filter((f) => f !== `${component}.js` && fs.readFileSync(f, 'utf8').includes(KIT_MARK));
   if (withKit.length !== 1) throw new Error(`${withKit.length} built files carry the kit (expected 1): ${withKit.map((f) => path.relative(root, f)).join(', ')}`);
   const kit = fs.readFileSync(withKit[0], 'utf8');
   const adapter = ADAPTER_MARK.test(kit);
   if (adapter !== (target.platform === 'alipay')) throw new Error(`the kit in ${path.relative(root, withKit[0])} ${adapter ? 'carries' : 'lacks'} the Alipay adapter in a ${target.platform} build`);
-  const button = listFiles(root, []).filter((f) => /\.(json|ttml|axml)$/.test(f) && fs.readFileSync(f, 'utf8').includes('login-button'));
-  if (!target.loginPage && button.length) throw new Error(`<login-button>, which has no ${target.type} template, is named in ${button.map((f) => path.relative(root, f)).join(', ')}`);
   const chunks = new Set(files.flatMap((f) => [...fs.readFileSync(f, 'utf8').matchAll(/\b(wx|tt|my)\["webpackJsonp"\]/g)].map((m) => `${m[1]}["webpackJsonp"]`)));
   // Member uses of each platform global in the whole output (the kit's code for the other platforms included; not in strings).
   const uses: Record<string, number> = { wx: 0, tt: 0, my: 0 };
   for (const f of files) for (const m of fs.readFileSync(f, 'utf8').matchAll(/(?<![\w$.'"`])(wx|tt|my)\.[A-Za-z_$]/g)) uses[m[1]]++;
   const globals = Object.entries(uses).map(([k, n]) => `${k}. ${n}×`).join(', ');
-  const buttonAt = component ? `; <login-button> at ${path.relative(root, component)}.ttml` : '';
+  const buttonAt = `; <login-button> at ${path.relative(root, component)}.${template}`;
   return `kit in ${path.relative(root, withKit[0])} (${Math.round(kit.length / 1024)} KB file${adapter ? ', with the Alipay adapter' : ''})${buttonAt}; output JS uses ${globals}${chunks.size ? `; webpack chunks on ${[...chunks].join(', ')}` : ''}`;
 }
 
@@ -465,7 +472,11 @@ async function runOnPlatform(root: string, target: Target, stack: Platforms, use
     api = tt;
     token = () => ((storage.getStorageSync(STORAGE_KEY) as { token?: string } | '') || {}).token;
   } else {
-    const { my, store } = createNodeMy(options, (a, u) => stack.alipay.authCode(a, u));
+    const { my, store } = createNodeMy(
+      options,
+      (a, u) => stack.alipay.authCode(a, u),
+      (a, u) => stack.alipay.phoneResponse(a, u),
+    );
     api = my;
     token = () => (store.has(STORAGE_KEY) ? (JSON.parse(store.get(STORAGE_KEY)!) as { token?: string }).token : undefined);
   }
@@ -507,7 +518,8 @@ async function runOnPlatform(root: string, target: Target, stack: Platforms, use
   }
   if (mirrored && globalData.token !== token()) throw new Error('getApp().globalData.token is not the new token after the re-login');
   const kept = mirrored ? ', globalData.token follows' : '';
-  const tapped = target.loginPage && douyin ? await tapDouyinButton(runtime, target.loginPage, stack, { appid, user, baseURL, token, counts, waiters }) : '';
+  const tap = { appid, user, baseURL, token, counts, waiters };
+  const tapped = douyin ? await tapDouyinButton(runtime, target.loginPage, stack, tap) : await tapAlipayButton(runtime, root, target.loginPage, auth as unknown as { logout(): unknown }, tap);
   const stubs = runtime.stubbed.size ? `; stubs used: ${[...runtime.stubbed].sort().join(', ')}` : '';
   return `${loginApi} ${counts.login}, login POSTs ${counts.loginPosts} (platform ${named.platform}, appid ${named.appid}), ${requestApi} ${counts.request} (401s ${counts.unauthorized}), GET /api/me 200, dropped session → 401 → 1 login → 200${kept}${tapped}${stubs}`;
 }
@@ -548,6 +560,69 @@ async function tapDouyinButton(
   if (sent !== 'appid,code,encryptedData,iv,platform') throw new Error(`the phone POST sent {${sent}}`);
   if (typeof answer.token !== 'string' || run.token() !== answer.token) throw new Error("storage does not hold the phone login's token: the button used another instance than the app's");
   return `; <login-button>: denial → fail denied (nothing sent), tap → POST /auth/phone {code, encryptedData, iv, platform, appid} → ${answer.purePhoneNumber}, its token stored`;
+}
+
+/**
+ * Alipay's <login-button> (Alipay's component model: props, didMount, the page's onSuccess/onFail
+ * props) on the login page, whose built template must hand it onSuccess and onFail; mounted with
+ * the attributes that template passes (Taro: `id` and `data-sid`, which its event handler finds the
+ * node by; uni-app: `id`), which the events must carry back: attached, its code keeper runs my.getAuthCode through
+ * the app's instance; the authorization button's onError fails with `denied`, sends nothing and
+ * asks for no number; onGetAuthorize runs my.getPhoneNumber, and the user being logged in
+ * (onLaunch), its response is bound with the token ({response}, Bearer): the number, no new token;
+ * after a logout a tap logs in with it ({code, response, platform, appid}) and its token is stored.
+ */
+async function tapAlipayButton(
+  runtime: ReturnType<typeof createMiniRuntime>,
+  root: string,
+  loginPage: string,
+  auth: { logout(): unknown },
+  run: { baseURL: string; token: () => string | undefined; counts: { login: number; request: number }; waiters: Array<{ match: (e: PlatformTrace) => boolean; resolve: () => void }> },
+): Promise<string> {
+  const next = (what: string, match: (e: PlatformTrace) => boolean) => quiet(within(new Promise<void>((resolve) => run.waiters.push({ match, resolve })).then(flush), what));
+  let asked = 0;
+  run.waiters.push({ match: (e) => (e.kind === 'phone' && asked++, false), resolve: () => {} });
+  const kept = next("the my.getAuthCode of the button's code keeper", (e) => e.kind === 'login' && !!e.code);
+  const page = `${loginPage}.axml`;
+  const tag = /<login-button\b[^>]*>/.exec(fs.readFileSync(path.join(root, page), 'utf8'))?.[0];
+  if (!tag || !/\sonSuccess=/.test(tag) || !/\sonFail=/.test(tag)) throw new Error(`${page} does not hand <login-button> onSuccess and onFail: ${tag ?? 'no <login-button>'}`);
+  // The page's values ({{...}} ones made up, as the framework would fill them).
+  const attrs: Record<string, string> = {};
+  for (const [, name, value] of tag.matchAll(/\s(id|data-sid)="([^"]*)"/g)) attrs[name] = value.includes('{{') ? `_n_${name.length}` : value;
+  const button = runtime.mountComponent(loginPage, 'login-button', attrs);
+  await kept;
+  const requests = run.counts.request;
+  const denied = quiet(within(button.nextEvent('success', 'fail'), "the button's fail event"));
+  // Alipay's onError detail: {type: 'getAuthorize', errorMessage}; the wording is not documented, and the reason does not depend on it.
+  await button.fire('error', { type: 'getAuthorize', errorMessage: 'user denied' });
+  const refusal = await denied;
+  if (refusal.name !== 'fail' || (refusal.detail as { reason?: unknown }).reason !== 'denied') throw new Error(`a denial emitted ${refusal.name} ${JSON.stringify(refusal.detail)}`);
+  const target = (button.events.at(-1)!.event as { currentTarget?: { id?: unknown; dataset?: { sid?: unknown } } }).currentTarget;
+  if (target?.id !== attrs.id || target.dataset?.sid !== attrs['data-sid']) throw new Error(`the fail event's currentTarget ${JSON.stringify(target)} does not carry the id and data-sid the page passed, ${JSON.stringify(attrs)} (Taro finds its node by them)`);
+  if (run.counts.request !== requests || asked) throw new Error('a denied tap sent a request or asked my.getPhoneNumber');
+
+  const tapOnce = async (what: string) => {
+    let post: Extract<PlatformTrace, { kind: 'request' }> | undefined;
+    const posted = next(`the phone POST ${what}`, (e) => e.kind === 'request' && e.url === `${run.baseURL}/auth/phone` && !!(post = e));
+    const outcome = quiet(within(button.nextEvent('success', 'fail'), `the button's success or fail event ${what}`));
+    await button.fire('getAuthorize', {});
+    const { name, detail } = await outcome;
+    await posted;
+    if (name !== 'success') throw new Error(`${what}: the button emitted fail: ${JSON.stringify(detail, (k, v) => (v instanceof Error ? v.message : v))}`);
+    const answer = detail as { purePhoneNumber?: unknown; token?: unknown };
+    if (!/^\d{11}$/.test(String(answer.purePhoneNumber))) throw new Error(`${what}: success without a phone number: ${JSON.stringify(Object.keys(answer))}`);
+    return { answer, sent: Object.keys(post!.data as object).sort().join(), authorized: post!.authorized };
+  };
+  const token = run.token();
+  const bound = await tapOnce('of the logged-in user');
+  if (bound.sent !== 'response' || !bound.authorized) throw new Error(`the logged-in tap sent {${bound.sent}}${bound.authorized ? '' : ' without the token'}, expected {response} with it`);
+  if (bound.answer.token !== undefined || run.token() !== token) throw new Error('binding the number changed the token');
+  auth.logout();
+  if (run.token()) throw new Error('a token is still stored after logout()');
+  const login = await tapOnce('after a logout');
+  if (login.sent !== 'appid,code,platform,response' || login.authorized) throw new Error(`the tap after a logout sent {${login.sent}}${login.authorized ? ' with a token' : ''}, expected {appid, code, platform, response} without one`);
+  if (typeof login.answer.token !== 'string' || run.token() !== login.answer.token) throw new Error("storage does not hold the phone login's token: the button used another instance than the app's");
+  return `; <login-button> (the page hands it ${Object.keys(attrs).concat('onSuccess', 'onFail').join(', ')}): denial → fail denied (nothing sent), logged-in tap → my.getPhoneNumber ${asked}× in all → POST /auth/phone {response} + token → ${bound.answer.purePhoneNumber}, after logout a tap → {code, response, platform, appid} → its token stored`;
 }
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));

@@ -5,7 +5,9 @@
  * `Page`, `Component`, `getApp`, `getCurrentPages`, `Behavior`, `requirePlugin`) record what the
  * app registers; `launch()` requires app.js and runs `onLaunch`; `mountComponent()` requires a
  * page's custom component as its usingComponents names it, and attaches it with a `this` that has
- * `data` (property defaults), `setData`, `triggerEvent` and its `methods`, as WeChat's would.
+ * `data` (property defaults), `setData`, `triggerEvent` and its `methods`, as WeChat's would; an
+ * Alipay component (`props`, `didMount`) gets Alipay's `this`: `props` (defaults, then what the
+ * page passes, with an `onXxx` function for every event) and `data`.
  * Bare npm paths (`wx-login-kit/...`) resolve in miniprogram_npm, as WeChat resolves them.
  * No rendering: frameworks' page trees are not run.
  */
@@ -17,6 +19,9 @@ type Options = Record<string, unknown> & {
   onShow?: (this: unknown, o: object) => void;
   lifetimes?: Record<string, (() => void) | undefined>;
   attached?: () => void;
+  /** Alipay's component model: props defaults and didMount. */
+  props?: Record<string, unknown>;
+  didMount?: () => void;
   methods?: Record<string, (...args: unknown[]) => unknown>;
   properties?: Record<string, { value?: unknown } | unknown>;
   data?: Record<string, unknown>;
@@ -24,11 +29,11 @@ type Options = Record<string, unknown> & {
 
 export interface MountedComponent {
   data: Record<string, unknown>;
-  /** Every `triggerEvent(name, detail)`, in order. */
-  events: Array<{ name: string; detail: unknown }>;
+  /** Every `triggerEvent(name, detail)` (on Alipay: every `this.props.onXxx(event)`, `event` kept), in order. */
+  events: Array<{ name: string; detail: unknown; event?: unknown }>;
   /** Resolves at the next `triggerEvent` whose name is in `names`. */
   nextEvent(...names: string[]): Promise<{ name: string; detail: unknown }>;
-  /** Calls the handler the component's WXML binds to `bind<event>` on its root element, as a tap would. */
+  /** Calls the handler the component's template binds to the event (`bind<event>`, Alipay's `on<Event>`) on its root element, as a tap would. */
   fire(event: string, detail: unknown): Promise<unknown>;
   file: string;
 }
@@ -201,8 +206,12 @@ export function createMiniRuntime(root: string, wx: object, global: PlatformGlob
       return data;
     },
 
-    /** Requires the component `tag` of page `page` (e.g. `pages/login/index`) and runs its `attached`. */
-    mountComponent(page: string, tag: string): MountedComponent {
+    /**
+     * Requires the component `tag` of page `page` (e.g. `pages/login/index`) and runs its
+     * `attached` (Alipay: `didMount`); `attrs` are what the page's template passes it (on Alipay
+     * its props: Taro passes `id` and `data-sid`).
+     */
+    mountComponent(page: string, tag: string, attrs: Record<string, unknown> = {}): MountedComponent {
       const pageJson = readJson(path.join(root, `${page}.json`));
       const spec = (pageJson.usingComponents as Record<string, string> | undefined)?.[tag];
       if (!spec) throw new Error(`${page}.json has no usingComponents "${tag}"`);
@@ -215,25 +224,43 @@ export function createMiniRuntime(root: string, wx: object, global: PlatformGlob
       const template = `${base}.${global === 'tt' ? 'ttml' : global === 'my' ? 'axml' : 'wxml'}`;
       const wxml = fs.readFileSync(template, 'utf8');
 
-      const data: Record<string, unknown> = {};
-      for (const [k, p] of Object.entries(options.properties ?? {})) data[k] = p && typeof p === 'object' && 'value' in p ? (p as { value: unknown }).value : undefined;
-      Object.assign(data, options.data);
-      const events: Array<{ name: string; detail: unknown }> = [];
+      const events: MountedComponent['events'] = [];
       const waiting: Array<{ names: string[]; resolve: (e: { name: string; detail: unknown }) => void }> = [];
-      const self: Record<string, unknown> = {
-        data,
-        is: path.relative(root, base),
-        setData(patch: Record<string, unknown>) {
-          Object.assign(data, patch);
-        },
-        triggerEvent(name: string, detail: unknown) {
-          const e = { name, detail };
-          events.push(e);
-          for (const w of waiting.splice(0)) (w.names.includes(name) ? w.resolve(e) : waiting.push(w));
-        },
+      const record = (e: MountedComponent['events'][number]) => {
+        events.push(e);
+        for (const w of waiting.splice(0)) (w.names.includes(e.name) ? w.resolve(e) : waiting.push(w));
       };
+      const alipay = 'props' in options || 'didMount' in options;
+      const data: Record<string, unknown> = {};
+      let self: Record<string, unknown>;
+      if (alipay) {
+        // Alipay: props are the defaults, then the page's attributes; the page listens to every
+        // event, so any `onXxx` read is a function recording the event object it is given.
+        const props = new Proxy(Object.assign({}, options.props, attrs), {
+          get(target, key, receiver) {
+            if (typeof key === 'string' && /^on[A-Z]/.test(key) && !(key in target)) {
+              return (event: { detail?: unknown }) => record({ name: key[2].toLowerCase() + key.slice(3), detail: event?.detail, event });
+            }
+            return Reflect.get(target, key, receiver);
+          },
+        });
+        Object.assign(data, options.data);
+        self = { data, props, is: `/${path.relative(root, base)}`, $page: {}, setData: (patch: Record<string, unknown>) => Object.assign(data, patch) };
+      } else {
+        for (const [k, p] of Object.entries(options.properties ?? {})) data[k] = p && typeof p === 'object' && 'value' in p ? (p as { value: unknown }).value : undefined;
+        Object.assign(data, attrs, options.data);
+        self = {
+          data,
+          is: path.relative(root, base),
+          setData(patch: Record<string, unknown>) {
+            Object.assign(data, patch);
+          },
+          triggerEvent: (name: string, detail: unknown) => record({ name, detail }),
+        };
+      }
       for (const [k, fn] of Object.entries(options.methods ?? {})) self[k] = fn.bind(self);
-      (options.lifetimes?.attached ?? options.attached)?.call(self);
+      if (alipay) options.didMount?.call(self);
+      else (options.lifetimes?.attached ?? options.attached)?.call(self);
 
       return {
         data,
@@ -241,7 +268,8 @@ export function createMiniRuntime(root: string, wx: object, global: PlatformGlob
         file: path.relative(root, file),
         nextEvent: (...names) => new Promise((resolve) => waiting.push({ names, resolve })),
         async fire(event, detail) {
-          const handler = new RegExp(`bind:?${event}="([\\w$]+)"`).exec(wxml)?.[1];
+          const binding = alipay ? `on${event[0].toUpperCase()}${event.slice(1)}` : `bind:?${event}`;
+          const handler = new RegExp(`${binding}="([\\w$]+)"`).exec(wxml)?.[1];
           if (!handler || typeof self[handler] !== 'function') throw new Error(`${path.relative(root, template)} binds no method to ${event}`);
           return (self[handler] as (e: object) => unknown)({ type: event, timeStamp: Date.now(), detail, target: {}, currentTarget: {} });
         },

@@ -14,6 +14,8 @@
  * - storage in object form: getStorageSync({key}) -> {data} (null when missing),
  *   setStorageSync({key, data}) -> {success: true}, over 200 KB a key {success: false, error: 14,
  *   errorMessage} and no throw (https://opendocs.alipay.com/mini/api/cog0du);
+ * - my.getPhoneNumber({success, fail}) -> success {response}: the string the Alipay emulator's
+ *   phoneResponse seals for the user (https://opendocs.alipay.com/mini/api/getphonenumber);
  * - my.getAccountInfoSync().miniProgram.appId, my.getExtConfigSync(), my.onAppShow / offAppShow.
  * Only what the examples call: no uploadFile/downloadFile here.
  */
@@ -40,8 +42,11 @@ interface RequestOption {
   fail?(err: Fail): void;
 }
 
-/** `authCodeOf` plays Alipay's server: the emulator's `authCode(appId, user)` (emulator/alipay.ts). */
-export function createNodeMy(opts: NodePlatformOptions, authCodeOf: (appId: string, user: string) => string) {
+/**
+ * `authCodeOf` plays Alipay's server: the emulator's `authCode(appId, user)` (emulator/alipay.ts);
+ * `phoneResponseOf` its `phoneResponse(appId, user)`, what my.getPhoneNumber hands the app.
+ */
+export function createNodeMy(opts: NodePlatformOptions, authCodeOf: (appId: string, user: string) => string, phoneResponseOf: (appId: string, user: string) => string) {
   const store = new Map<string, string>();
   const shows = new Set<(res: unknown) => void>();
   const trace = opts.onTrace ?? (() => {});
@@ -59,6 +64,13 @@ export function createNodeMy(opts: NodePlatformOptions, authCodeOf: (appId: stri
           trace({ kind: 'login', api: 'my.getAuthCode', error: (err as Error).message });
           o.fail?.({ error: 11, errorMessage: (err as Error).message });
         }
+      });
+    },
+
+    getPhoneNumber(o: { success?(res: { response: string }): void; fail?(err: Fail): void } = {}): void {
+      later(() => {
+        trace({ kind: 'phone', api: 'my.getPhoneNumber' });
+        o.success?.({ response: phoneResponseOf(opts.appid, opts.user) });
       });
     },
 

@@ -23,6 +23,8 @@ import { createWxStorage } from './wx-storage';
 /** One call the platform made, as the check counts them. */
 export type PlatformTrace =
   | { kind: 'login'; api: string; code?: string; error?: string }
+  /** my.getPhoneNumber handed over a response. */
+  | { kind: 'phone'; api: string }
   | {
       kind: 'request';
       api: string;
