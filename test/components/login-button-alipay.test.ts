@@ -94,7 +94,7 @@ const until = async (ok: () => boolean) => {
 };
 
 it("registers Alipay's component model: props with the same names and defaults as WeChat's properties", () => {
-  expect(options.props).toEqual({ openType: 'getPhoneNumber', auth: 'default', path: '', type: 'default', size: 'default', disabled: false });
+  expect(options.props).toEqual({ openType: 'getPhoneNumber', auth: 'default', path: '', type: 'default', size: 'default', plain: false, disabled: false });
   expect(Object.keys(options.methods).sort()).toEqual(['onAuthError', 'onGetAuthorize']);
 });
 

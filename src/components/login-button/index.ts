@@ -215,7 +215,7 @@ function alipayButton() {
       keepCode(this, () => instance(this), on);
     };
   return {
-    props: { openType: 'getPhoneNumber', auth: 'default', path: '', type: 'default', size: 'default', disabled: false },
+    props: { openType: 'getPhoneNumber', auth: 'default', path: '', type: 'default', size: 'default', plain: false, disabled: false },
     data: { loading: false },
     didMount: keep(true),
     didUnmount: keep(false),
