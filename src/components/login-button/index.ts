@@ -105,78 +105,78 @@ function authorized(d: Detail): boolean {
 /** WeChat's (and Douyin's: index.ttml) component. */
 function wechatButton(): void {
   Component({
-  options: { multipleSlots: false },
-  properties: {
-    /** `getPhoneNumber`, `getRealtimePhoneNumber` or `getUserInfo` (legacy: WeChat now answers an anonymous "微信用户"). */
-    openType: { type: String, value: 'getPhoneNumber' },
-    /** Name of the auth instance to use (`createAuth({ name })`), for apps with several. @default 'default' */
-    auth: { type: String, value: 'default' },
-    /** Server endpoint; empty means the auth options' `phonePath` or `profilePath`. */
-    path: { type: String, value: '' },
-    type: { type: String, value: 'default' },
-    size: { type: String, value: 'default' },
-    plain: { type: Boolean, value: false },
-    disabled: { type: Boolean, value: false },
-  },
-  // privacy: the user has not agreed to the privacy guide yet; the tap then agrees and authorizes at once.
-  data: { loading: false, privacy: false },
-  lifetimes: {
-    attached() {
-      this.keepCode(true);
-      this.checkPrivacy();
+    options: { multipleSlots: false },
+    properties: {
+      /** `getPhoneNumber`, `getRealtimePhoneNumber` or `getUserInfo` (legacy: WeChat now answers an anonymous "微信用户"). */
+      openType: { type: String, value: 'getPhoneNumber' },
+      /** Name of the auth instance to use (`createAuth({ name })`), for apps with several. @default 'default' */
+      auth: { type: String, value: 'default' },
+      /** Server endpoint; empty means the auth options' `phonePath` or `profilePath`. */
+      path: { type: String, value: '' },
+      type: { type: String, value: 'default' },
+      size: { type: String, value: 'default' },
+      plain: { type: Boolean, value: false },
+      disabled: { type: Boolean, value: false },
     },
-    detached() {
-      this.keepCode(false);
+    // privacy: the user has not agreed to the privacy guide yet; the tap then agrees and authorizes at once.
+    data: { loading: false, privacy: false },
+    lifetimes: {
+      attached() {
+        this.keepCode(true);
+        this.checkPrivacy();
+      },
+      detached() {
+        this.keepCode(false);
+      },
     },
-  },
-  pageLifetimes: {
-    show() {
-      this.keepCode(true);
-      this.checkPrivacy();
+    pageLifetimes: {
+      show() {
+        this.keepCode(true);
+        this.checkPrivacy();
+      },
+      hide() {
+        this.keepCode(false);
+      },
     },
-    hide() {
-      this.keepCode(false);
-    },
-  },
-  // instance(), checkPrivacy() and onAgreePrivacy() are shared with the other component.
-  methods: {
-    ...openTypeMethods,
+    // instance(), checkPrivacy() and onAgreePrivacy() are shared with the other component.
+    methods: {
+      ...openTypeMethods,
 
-    keepCode(on: boolean) {
-      keepCode(this, () => this.instance(), on);
-    },
+      keepCode(on: boolean) {
+        keepCode(this, () => this.instance(), on);
+      },
 
-    async onAuthorize(e: WxEvent<Detail>) {
-      // A request is running: ignore taps (the button is also disabled, so WeChat shows no dialog).
-      if (this.data.loading) return;
-      // Skyline on devices may nest the payload one level deeper.
-      const outer: Detail = e.detail ?? {};
-      const d: Detail = authorized(outer) || !outer.detail ? outer : outer.detail;
-      // Success is "code or encryptedData present"; a failure's reason comes from errno, then errMsg.
-      if (!authorized(d)) {
-        const errno = d.errno ?? outer.errno;
-        const raw = { errMsg: String(d.errMsg ?? outer.errMsg ?? ''), errno };
-        this.triggerEvent('fail', Object.assign({ reason: failReason(raw) }, raw));
-        return;
-      }
-      const auth: Auth = this.instance();
-      const profile = this.data.openType === 'getUserInfo';
-      // WeChat's phone code (detail.code) is what the server half exchanges; Douyin's newer code
-      // flow it does not take yet, so on Douyin the tap's encryptedData + iv go, as before 3.51.0.
-      const phoneCode = !profile && auth.options.platform === 'wechat' ? d.code : undefined;
-      await submit(
-        {
-          auth,
-          path: this.data.path,
-          profile,
-          loading: (on) => this.setData({ loading: on }),
-          emit: (name, detail) => this.triggerEvent(name, detail),
-          rekeep: () => keepers.has(this) && (this.keepCode(false), this.keepCode(true)),
-        },
-        phoneCode ? { phoneCode } : { encryptedData: d.encryptedData, iv: d.iv },
-      );
+      async onAuthorize(e: WxEvent<Detail>) {
+        // A request is running: ignore taps (the button is also disabled, so WeChat shows no dialog).
+        if (this.data.loading) return;
+        // Skyline on devices may nest the payload one level deeper.
+        const outer: Detail = e.detail ?? {};
+        const d: Detail = authorized(outer) || !outer.detail ? outer : outer.detail;
+        // Success is "code or encryptedData present"; a failure's reason comes from errno, then errMsg.
+        if (!authorized(d)) {
+          const errno = d.errno ?? outer.errno;
+          const raw = { errMsg: String(d.errMsg ?? outer.errMsg ?? ''), errno };
+          this.triggerEvent('fail', Object.assign({ reason: failReason(raw) }, raw));
+          return;
+        }
+        const auth: Auth = this.instance();
+        const profile = this.data.openType === 'getUserInfo';
+        // WeChat's phone code (detail.code) is what the server half exchanges; Douyin's newer code
+        // flow it does not take yet, so on Douyin the tap's encryptedData + iv go, as before 3.51.0.
+        const phoneCode = !profile && auth.options.platform === 'wechat' ? d.code : undefined;
+        await submit(
+          {
+            auth,
+            path: this.data.path,
+            profile,
+            loading: (on) => this.setData({ loading: on }),
+            emit: (name, detail) => this.triggerEvent(name, detail),
+            rekeep: () => keepers.has(this) && (this.keepCode(false), this.keepCode(true)),
+          },
+          phoneCode ? { phoneCode } : { encryptedData: d.encryptedData, iv: d.iv },
+        );
+      },
     },
-  },
   });
 }
 
