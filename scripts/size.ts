@@ -29,7 +29,8 @@ import { TARGET } from './build';
 // (issue 18 allows WeChat's bundle 300 B more: 4130): finding the platform, Douyin's tt, the
 // platform and appid in the login POST and in-band headers, and the registry's fallback without
 // globalThis cost 278 B (4,108 B); Alipay's adapter is its own entry
-// (wx-login-kit/alipay), and the check below proves WeChat's bundle carries none of it.
+// (wx-login-kit/alipay), and the check below proves WeChat's bundle carries none of it. QQ's `qq`
+// (shaped like `wx`, found before it) 21 B more: 4,129 B, 299 of the 300.
 const BUDGETS = { shipped: 4130, esm: 4130 };
 /** Names only Alipay's adapter (src/alipay.ts) uses: none may be in WeChat's bundle. */
 const ALIPAY_ONLY = ['getAuthCode', 'apFilePath', 'auth_base'];

@@ -30,7 +30,7 @@ export interface AuthOptions {
   isUnauthorized?: (res: WxResponse) => boolean;
   /**
    * Body of the login POST for a login code (`wx.login`, `tt.login`, `my.getAuthCode`'s authCode)
-   * and the app it is for (`platform`: `'wechat'`, `'douyin'` or `'alipay'`; `appid` from the
+   * and the app it is for (`platform`: `'wechat'`, `'douyin'`, `'alipay'` or `'qq'`; `appid` from the
    * platform's account-info API, absent where it has none).
    * @default (code, app) => ({ code, platform, appid })
    */
@@ -86,7 +86,7 @@ export interface AuthOptions {
   name?: string;
   /**
    * The platform's API, shaped like `wx`. @default the global the build provides: `tt` (Douyin),
-   * `my` (Alipay, adapted), else `wx` (WeChat)
+   * `my` (Alipay, adapted), `qq` (QQ), else `wx` (WeChat)
    */
   wx?: WxLike;
 }

@@ -2,14 +2,15 @@ import type { MyLike } from './alipay.js';
 import { NetworkError, WxLoginKitError } from './errors.js';
 import type { WxDownloadFileOption, WxFail, WxLike, WxRequestOption, WxTask, WxUploadFileOption } from './wx.js';
 
-// The globals a build provides: Douyin's `tt` is shaped like WeChat's `wx`; Alipay's `my` is not.
+// The globals a build provides: Douyin's `tt` and QQ's `qq` are shaped like WeChat's `wx`; Alipay's `my` is not.
 declare const tt: WxLike & { getEnvInfoSync(): { microapp: { appId: string } } };
+declare const qq: WxLike;
 declare const my: MyLike & { getAccountInfoSync(): { miniProgram: { appId: string } } };
 
 /** What the kit runs on: the API it calls (shaped like `wx`), the platform's name and the app's appid. */
 export interface Platform {
   wx: WxLike;
-  /** `'wechat'`, `'douyin'` or `'alipay'`: the global the build provides (`wx`, `tt`, `my`). */
+  /** `'wechat'`, `'douyin'`, `'alipay'` or `'qq'`: the global the build provides (`wx`, `tt`, `my`, `qq`). */
   platform: string;
   /** From the platform's account-info API; undefined where it has none. */
   appid?: string;
@@ -32,12 +33,13 @@ const attempt = (read: () => string): string | undefined => {
 
 /**
  * Finds the platform from the global the build provides: `tt` (Douyin), `my` (Alipay, through the
- * adapter its entry set), else `wx` (WeChat; also what uni-app injects on mp-weixin); `given`
- * (options.wx) replaces the API found. Undefined when there is none of them and nothing is given;
+ * adapter its entry set), `qq` (QQ, shaped like `wx`), else `wx` (WeChat; also what uni-app injects
+ * on mp-weixin); `given` (options.wx) replaces the API found. Undefined when there is none of them and nothing is given;
  * throws {@link WxLoginKitError} on Alipay when the kit was not imported from `wx-login-kit/alipay`.
  * - WeChat appid: https://developers.weixin.qq.com/miniprogram/dev/api/open-api/account-info/wx.getAccountInfoSync.html
  * - Douyin: https://developer.open-douyin.com/docs/resource/zh-CN/mini-app/develop/api/foundation/tt-get-env-info-sync
  * - Alipay: https://opendocs.alipay.com/mini/api/openapi-getaccountinfosync
+ * - QQ: `qq.getAccountInfoSync()`, as WeChat's (uni-app's API table lists it for QQ; no QQ page found)
  */
 export function findPlatform(given?: WxLike): Platform | undefined {
   // tt and my first: a Douyin client may also define a `wx` alias (mpvue#1555), WeChat neither.
@@ -46,8 +48,9 @@ export function findPlatform(given?: WxLike): Platform | undefined {
     if (!given && !adapters.my) throw new WxLoginKitError("on Alipay import 'wx-login-kit/alipay' (wx-login-kit/uni does it in an mp-alipay build)");
     return { wx: given || adapters.my!(my), platform: 'alipay', appid: attempt(() => my.getAccountInfoSync().miniProgram.appId) };
   }
-  const api = given || (typeof wx == 'object' ? (wx as unknown as WxLike) : undefined);
-  if (api) return { wx: api, platform: 'wechat', appid: attempt(() => api.getAccountInfoSync!().miniProgram.appId) };
+  const qqApi = typeof qq == 'object' ? qq : undefined;
+  const api = given || qqApi || (typeof wx == 'object' ? (wx as unknown as WxLike) : undefined);
+  if (api) return { wx: api, platform: qqApi ? 'qq' : 'wechat', appid: attempt(() => api.getAccountInfoSync!().miniProgram.appId) };
   return undefined;
 }
 

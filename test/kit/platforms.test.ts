@@ -19,6 +19,7 @@ afterEach(() => {
   jest.useRealTimers();
   delete g.tt;
   delete g.my;
+  delete g.qq;
   delete g.wx;
 });
 
@@ -98,6 +99,41 @@ describe('Douyin (tt)', () => {
     const auth = load('index').createAuth({ baseURL: BASE });
     await settle(auth.login());
     expect(server.fake.state.requests[0].data).toMatchObject({ platform: 'douyin' });
+  });
+});
+
+describe('QQ (qq)', () => {
+  function qqClient() {
+    const server = createScriptedServer();
+    g.qq = Object.assign(server.fake.wx, { getAccountInfoSync: () => ({ miniProgram: { appId: '1112345678' } }) });
+    return server;
+  }
+
+  it('logs in with qq.login (shaped like wx.login) and says so: {code, platform: qq, appid}', async () => {
+    const server = qqClient();
+    const auth = load('index').createAuth({ baseURL: BASE });
+    const res = await settle(auth.request<{ token: string }>({ url: '/api/me' }));
+    expect(res.data.token).toBe('tok-1');
+    expect(server.fake.state.requests[0].data).toEqual({ code: 'code-1', platform: 'qq', appid: '1112345678' });
+    expect(auth.options.platform).toBe('qq');
+  });
+
+  it('a 401 recovers with one login, as on WeChat', async () => {
+    const server = qqClient();
+    const auth = load('index').createAuth({ baseURL: BASE });
+    await settle(auth.request({ url: '/api/me' }));
+    server.live.clear();
+    await settle(auth.request({ url: '/api/me' }));
+    expect(server.fake.state.loginCalls).toBe(2);
+    expect(auth.token).toBe('tok-2');
+  });
+
+  it('wins over a `wx` the build may also define', async () => {
+    const server = qqClient();
+    g.wx = { login: () => { throw new Error('wx must not be used on QQ'); } };
+    const auth = load('index').createAuth({ baseURL: BASE });
+    await settle(auth.login());
+    expect(server.fake.state.requests[0].data).toMatchObject({ platform: 'qq' });
   });
 });
 
