@@ -1,25 +1,25 @@
 /**
  * The apps a `wxLogin` serves, per platform, and one login adapter each: the code exchange
- * (wx.login code / tt.login code / my.getAuthCode authCode -> openid) and how its failures are
- * answered. The plugin sees only {@link LoginApp}; the platforms' own clients are ./wechat,
- * ./douyin and ./alipay.
+ * (wx.login code / tt.login code / my.getAuthCode authCode / qq.login code -> openid) and how its
+ * failures are answered. The plugin sees only {@link LoginApp}; the platforms' own clients are
+ * ./wechat (also QQ's: its code2Session is WeChat's), ./douyin and ./alipay.
  *
  * Two ways to configure, one normalized form ({@link normalizeApps}):
  * - the single-app form `{appid, secret}`: one WeChat app, sessions keyed as before `apps`
  *   existed (the openid alone: existing Redis data keeps working), `request.auth` `{openid, unionid?}`;
- * - `apps: [...]`: any number of WeChat, Douyin and Alipay apps; a session is keyed by platform,
+ * - `apps: [...]`: any number of WeChat, Douyin, Alipay and QQ apps; a session is keyed by platform,
  *   appid and openid, so one openid string in two apps is two users, and `request.auth` says
  *   which app: `{platform, appid, openid, unionid?}`.
  */
-import { createAccessTokenClient } from './access-token';
+import { createAccessTokenClient, type AccessTokenClient } from './access-token';
 import { AlipayApiError, AlipayUnreachableError, createAlipayClient, type AlipayClient } from './alipay';
 import { DouyinApiError, DouyinUnreachableError, createDouyinClient, type DouyinClient } from './douyin';
 import type { SessionStore } from './store';
 import { createWechatClient, WechatApiError, WechatUnreachableError, type WechatClient } from './wechat';
 
 /** The mini program platforms a login can come from. */
-export type Platform = 'wechat' | 'douyin' | 'alipay';
-export const PLATFORMS: readonly Platform[] = ['wechat', 'douyin', 'alipay'];
+export type Platform = 'wechat' | 'douyin' | 'alipay' | 'qq';
+export const PLATFORMS: readonly Platform[] = ['wechat', 'douyin', 'alipay', 'qq'];
 
 /** A WeChat mini program (mp.weixin.qq.com > 开发管理 > 开发设置). */
 export interface WechatAppOptions {
@@ -66,15 +66,29 @@ export interface AlipayAppOptions {
   gateway?: string;
 }
 
+/**
+ * A QQ mini program (q.qq.com > 开发 > 开发设置). Its login is WeChat's shape: `qq.login` gives a
+ * code, code2Session (api.q.qq.com/sns/jscode2session) exchanges it. QQ has no phone-number button.
+ */
+export interface QqAppOptions {
+  platform: 'qq';
+  /** AppID, e.g. '1110000000' (digits). */
+  appid: string;
+  /** AppSecret. Never logged, never in an answer or an error message. */
+  secret: string;
+  /** QQ's API, or an emulator's base URL in tests. @default 'https://api.q.qq.com' */
+  apiBase?: string;
+}
+
 /** One entry of `apps`. */
-export type AppOptions = WechatAppOptions | DouyinAppOptions | AlipayAppOptions;
+export type AppOptions = WechatAppOptions | DouyinAppOptions | AlipayAppOptions | QqAppOptions;
 
 /** Who a login code stands for, as the platform told it. */
 export interface Identity {
   openid: string;
-  /** WeChat: with an Open Platform account; Douyin: when Douyin gives one; Alipay: never. */
+  /** WeChat: with an Open Platform account; Douyin and QQ: when they give one; Alipay: never. */
   unionid?: string;
-  /** WeChat and Douyin: the key of this login's encrypted data. Alipay has none. Server side only. */
+  /** WeChat, Douyin and QQ: the key of this login's encrypted data. Alipay has none. Server side only. */
   session_key?: string;
   /** Douyin, when the login sent an anonymousCode: the device's id before the login. */
   anonymousOpenid?: string;
@@ -93,7 +107,7 @@ export interface Failure {
 export interface LoginApp {
   readonly platform: Platform;
   readonly appid: string;
-  /** What the mini program calls to get a login code, for messages: 'wx.login', 'tt.login', 'my.getAuthCode'. */
+  /** What the mini program calls to get a login code, for messages: 'wx.login', 'tt.login', 'my.getAuthCode', 'qq.login'. */
   readonly loginCall: string;
   /**
    * Exchanges a login code (and, Douyin only, its anonymous_code).
@@ -104,7 +118,7 @@ export interface LoginApp {
   failure(err: unknown): Failure | undefined;
   /** Log fields for a failed exchange: the platform's error code, nothing else. */
   logFields(err: unknown): Record<string, unknown>;
-  /** The platform client. */
+  /** The platform client. QQ's (a WechatClient for code2Session only) stays inside its adapter. */
   readonly wechat?: WechatClient;
   readonly douyin?: DouyinClient;
   readonly alipay?: AlipayClient & { aesKey?: string };
@@ -115,6 +129,7 @@ export const PLATFORM_DEFAULTS = {
   wechatApiBase: 'https://api.weixin.qq.com',
   douyinApiBase: 'https://developer.toutiao.com',
   alipayGateway: 'https://openapi.alipay.com/gateway.do',
+  qqApiBase: 'https://api.q.qq.com',
 } as const;
 
 /** What the plugin hands the adapters. */
@@ -180,7 +195,9 @@ export function normalizeApps(opts: { appid?: string; secret?: string; apps?: re
             ? 'open.alipay.com > 开发设置 > 接口加签方式 (the app private key, and the Alipay public key)'
             : app.platform === 'douyin'
               ? 'developer.open-douyin.com > 小程序详情 > 开发 > 开发配置'
-              : 'mp.weixin.qq.com > 开发管理 > 开发设置';
+              : app.platform === 'qq'
+                ? 'q.qq.com > 开发 > 开发设置'
+                : 'mp.weixin.qq.com > 开发管理 > 开发设置';
         throw configError(`${at} (${String(app.platform)} ${app.appid}) needs ${missing.join(' and ')}: see ${where}.`);
       }
       if (app.aesKey !== undefined && !nonEmpty(app.aesKey)) throw configError(`${at} (alipay ${app.appid}): aesKey, when given, must be the base64 content key.`);
@@ -256,7 +273,7 @@ export function wechatFailure(err: unknown): Failure | undefined {
   }
 }
 
-/** The answers shared by Douyin's and Alipay's failures (platform-neutral names; WeChat keeps its own). */
+/** The answers shared by Douyin's, Alipay's and QQ's failures (platform-neutral names; WeChat keeps its own). */
 const neutral = {
   invalidCode: (platform: string, loginCall: string): Failure => ({
     status: 401,
@@ -335,6 +352,54 @@ function alipayApp(opts: AlipayAppOptions): LoginApp {
   };
 }
 
+/** A key store that refuses: QQ's client is for code2Session only, and must never ask WeChat (or QQ) for an access token. */
+const noAccessTokens: AccessTokenClient = {
+  get: () => Promise.reject(new Error('[wx-login-kit] a QQ app has no access token: the kit calls only its code2Session.')),
+  refresh: () => Promise.reject(new Error('[wx-login-kit] a QQ app has no access token: the kit calls only its code2Session.')),
+};
+
+/**
+ * The QQ login: QQ's code2Session is WeChat's (same query, same `{errcode, errmsg, openid,
+ * session_key, unionid}`; QQ adds errcode 0 and `uin` on success, and empty openid/session_key
+ * beside the errcode on errors), so WeChat's client does it against QQ's API base.
+ * QQ's doc: q.qq.com/wiki, 服务端 API > 登录 > code2Session (errcodes -1 busy, 0 ok, 40029 invalid code, 45011 limit).
+ * The client is not exposed (`wechat` is WeChat's only: app.wxLogin.wechat, the phone flows).
+ */
+function qqApp(opts: QqAppOptions, ctx: AppContext): LoginApp {
+  const apiBase = opts.apiBase ?? PLATFORM_DEFAULTS.qqApiBase;
+  checkUrl(apiBase, `apiBase of QQ app ${opts.appid}`, PLATFORM_DEFAULTS.qqApiBase);
+  const qq = createWechatClient({ apiBase, appid: opts.appid, secret: opts.secret, timeoutMs: ctx.timeoutMs, fetch: ctx.fetch, accessTokens: noAccessTokens });
+  return {
+    platform: 'qq',
+    appid: opts.appid,
+    loginCall: 'qq.login',
+    exchange: (code) => qq.code2Session(code),
+    failure(err) {
+      if (err instanceof WechatUnreachableError) return neutral.unreachable('QQ');
+      if (!(err instanceof WechatApiError)) return undefined;
+      switch (err.errcode) {
+        case 40029:
+        case 40163:
+          return neutral.invalidCode('QQ', 'qq.login');
+        case -1:
+          return neutral.busy('QQ');
+        case 45011:
+          return {
+            status: 429,
+            error: 'rate_limited',
+            message: 'Too many logins for this user in the last minute. Retry after 60 seconds with a fresh qq.login code.',
+            headers: { 'Retry-After': '60' },
+            extra: { retryAfter: 60 },
+          };
+        default:
+          // e.g. -1009, which QQ answers with an empty openid and session_key.
+          return neutral.refused('QQ', `code2Session with errcode ${err.errcode}`, "check the server's appid and secret of this QQ app");
+      }
+    },
+    logFields: (err) => ({ errcode: err instanceof WechatApiError ? err.errcode : undefined, reason: (err as Error).name }),
+  };
+}
+
 /** The login adapter of one (normalized) app. */
 export function createLoginApp(opts: AppOptions, ctx: AppContext): LoginApp {
   switch (opts.platform) {
@@ -344,6 +409,8 @@ export function createLoginApp(opts: AppOptions, ctx: AppContext): LoginApp {
       return douyinApp(opts, ctx);
     case 'alipay':
       return alipayApp(opts);
+    case 'qq':
+      return qqApp(opts, ctx);
   }
 }
 

@@ -6,7 +6,7 @@
  *   const app = Fastify(serverOptions({ logger: true }));
  *   await app.register(wxLogin, { appid, secret });
  *   // or several apps: { apps: [{ platform: 'wechat', appid, secret }, { platform: 'douyin', appid, secret },
- *   //   { platform: 'alipay', appid, privateKey, alipayPublicKey, aesKey }] }
+ *   //   { platform: 'alipay', appid, privateKey, alipayPublicKey, aesKey }, { platform: 'qq', appid, secret }] }
  *   app.get('/api/me', { preHandler: app.requireAuth }, async (request) => request.auth);
  *
  * Not part of the mini program package: WeChat's 构建 npm copies only `miniprogram_dist`.
@@ -15,7 +15,7 @@ export { wxLogin, wxLoginErrorHandler, DEFAULTS, HEADERS } from './plugin';
 export { serverOptions, SERVER_DEFAULTS } from './server-options';
 export type { WxLoginOptions, WxLoginApi, WxLoginUser, RequestAuth, RateLimit } from './plugin';
 export { PLATFORM_DEFAULTS } from './apps';
-export type { Platform, AppOptions, WechatAppOptions, DouyinAppOptions, AlipayAppOptions } from './apps';
+export type { Platform, AppOptions, WechatAppOptions, DouyinAppOptions, AlipayAppOptions, QqAppOptions } from './apps';
 export { createMemoryStore, StoreUnavailableError, userKeyOf } from './store';
 export type { MemoryStoreOptions, SessionStore, Session, StoredSession, SessionInfo, CreateSessionOptions, AccessTokenCache } from './store';
 export { createRedisStore, REDIS_STORE_DEFAULTS } from './redis-store';

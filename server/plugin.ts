@@ -1,16 +1,16 @@
 /**
  * The server half of wx-login-kit as a fastify plugin: `app.register(wxLogin, { appid, secret })`
  * for one WeChat app, or `app.register(wxLogin, { apps: [...] })` for several apps of WeChat,
- * Douyin and Alipay (./apps).
+ * Douyin, Alipay and QQ (./apps).
  *
  * Routes, under `prefix` (default '/auth'); every body is JSON, every error `{error, message}`.
  * Each login body may name its app with `platform` and `appid` (required only when the others do
  * not tell one app apart; an unknown app is 400 `unknown_app`):
  *   POST   /login        {code, anonymousCode?}                    -> {token, expiresIn}  (expiresIn in s)
  *   POST   /phone        {code, phoneCode | encryptedData + iv}    -> {token, expiresIn, phoneNumber, purePhoneNumber, countryCode}
- *                         Douyin {code, encryptedData, iv}; Alipay {code, response}
+ *                         Douyin {code, encryptedData, iv}; Alipay {code, response}; QQ: none (400)
  *                         Bearer + {phoneCode} (WeChat) or {response} (Alipay): bind to the token's user -> {phoneNumber, purePhoneNumber, countryCode}
- *   POST   /profile      {code, encryptedData, iv} (WeChat)        -> {token, expiresIn, userInfo}
+ *   POST   /profile      {code, encryptedData, iv} (WeChat, QQ)    -> {token, expiresIn, userInfo}
  *   POST   /logout       Bearer                                    -> {ok: true}
  *   POST   /logout-all   Bearer: every session of this openid      -> {revoked}
  *   GET    /sessions     Bearer: this openid's live sessions       -> {sessions: [{id, createdAt, expiresAt, lastSeenAt, current}]}
@@ -73,7 +73,8 @@ export interface WxLoginOptions {
   /**
    * Several apps, of any platforms (./apps for each entry's fields):
    * `{platform: 'wechat', appid, secret, apiBase?}`, `{platform: 'douyin', appid, secret, apiBase?}`,
-   * `{platform: 'alipay', appid, privateKey, alipayPublicKey, aesKey?, keyType?, gateway?}`.
+   * `{platform: 'alipay', appid, privateKey, alipayPublicKey, aesKey?, keyType?, gateway?}`,
+   * `{platform: 'qq', appid, secret, apiBase?}`.
    * Each (platform, appid) once. A login names its app (`platform`, `appid` in the body, or the
    * `X-WX-Login-Platform` / `X-WX-Login-Appid` headers in-band) unless the rest tells it; sessions,
    * the session cap, the per-openid limit and revocation are per app; `request.auth` is
@@ -305,9 +306,9 @@ const admitted = new WeakMap<FastifyRequest, { tokenHash: string; session: Sessi
 
 /** The wire contract's headers (README "The contract"; /openapi.json). Request headers in lower case, as Node gives them. */
 export const HEADERS = {
-  /** Request: a login code (wx.login, tt.login, my.getAuthCode) instead of a Bearer token: log in on the way (in-band login). */
+  /** Request: a login code (wx.login, tt.login, my.getAuthCode, qq.login) instead of a Bearer token: log in on the way (in-band login). */
   loginCode: 'x-wx-login-code',
-  /** Request, with loginCode: the app's platform ('wechat', 'douyin', 'alipay'), when the server serves several apps. */
+  /** Request, with loginCode: the app's platform ('wechat', 'douyin', 'alipay', 'qq'), when the server serves several apps. */
   loginPlatform: 'x-wx-login-platform',
   /** Request, with loginCode: the app's appid, when the server serves several apps. */
   loginAppid: 'x-wx-login-appid',
@@ -506,7 +507,7 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
     if (typeof code !== 'string' || code.length === 0 || code.length > schemas.code.maxLength) {
       return sendError(reply, 400, 'invalid_request', `${HEADERS.loginCode} must be one wx.login code.`);
     }
-    const platform = oneHeader(request, reply, HEADERS.loginPlatform, "platform: 'wechat', 'douyin' or 'alipay'");
+    const platform = oneHeader(request, reply, HEADERS.loginPlatform, "platform: 'wechat', 'douyin', 'alipay' or 'qq'");
     if (platform === null) return reply;
     const appid = oneHeader(request, reply, HEADERS.loginAppid, 'appid');
     if (appid === null) return reply;
@@ -654,8 +655,8 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
     }
 
     /**
-     * Decrypts a button's encryptedData with this code's session_key (WeChat's open data, and
-     * Douyin's phone data, which is the same AES-128-CBC); on failure answers 400 and returns null.
+     * Decrypts a button's encryptedData with this code's session_key (WeChat's and QQ's open data,
+     * and Douyin's phone data, which is the same AES-128-CBC); on failure answers 400 and returns null.
      */
     function decrypt(reply: FastifyReply, login: Login, body: { encryptedData: string; iv: string }) {
       const { app: loginApp, identity } = login;
@@ -734,6 +735,9 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
 
     /** Which fields each platform's button gives; a body of another platform's shape is refused before any code is spent. */
     function phoneShapeError(loginApp: LoginApp, body: PhoneBody, withCode: boolean): string | undefined {
+      if (loginApp.platform === 'qq') {
+        return 'QQ has no phone-number button (no getPhoneNumber open-type): a QQ app logs in with POST /auth/login, and asks for a number in its own form if it needs one.';
+      }
       if (loginApp.platform === 'alipay') {
         return body.response === undefined ? "An Alipay app's phone number comes as response (my.getPhoneNumber's res.response)." : undefined;
       }
@@ -797,8 +801,9 @@ async function plugin(app: FastifyInstance, opts: WxLoginOptions): Promise<void>
       const body = request.body as { code: string; encryptedData: string; iv: string; platform?: string; appid?: string };
       const loginApp = appNamed(reply, body.platform, body.appid);
       if (!loginApp) return reply;
-      if (loginApp.platform !== 'wechat') {
-        return sendError(reply, 400, 'invalid_request', "POST /auth/profile is WeChat's getUserInfo flow; log this app's users in with POST /auth/login.");
+      // QQ's getUserInfo encryptedData is WeChat's: AES-128-CBC with the session_key, watermark.appid.
+      if (loginApp.platform !== 'wechat' && loginApp.platform !== 'qq') {
+        return sendError(reply, 400, 'invalid_request', "POST /auth/profile is WeChat's and QQ's getUserInfo flow; log this app's users in with POST /auth/login.");
       }
       const login = await exchange(request, reply, loginApp, body.code);
       if (!login) return reply;

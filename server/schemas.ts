@@ -8,12 +8,12 @@ export const code = {
   type: 'string',
   minLength: 1,
   maxLength: 128,
-  description: "A login code, single use: wx.login's (valid 5 minutes), tt.login's (3 minutes) or my.getAuthCode's authCode.",
+  description: "A login code, single use: wx.login's (valid 5 minutes), tt.login's (3 minutes), my.getAuthCode's authCode or qq.login's.",
 } as const;
 
 /** Which app a login is for: needed only when the server serves several and the rest does not tell which. */
 const appFields = {
-  platform: { type: 'string', minLength: 1, maxLength: 16, description: "The app's platform: 'wechat', 'douyin' or 'alipay'. Optional when the server serves one app, or one of this platform." },
+  platform: { type: 'string', minLength: 1, maxLength: 16, description: "The app's platform: 'wechat', 'douyin', 'alipay' or 'qq'. Optional when the server serves one app, or one of this platform." },
   appid: { type: 'string', minLength: 1, maxLength: 64, description: "The app's appid (Alipay: app_id). Optional when the server serves one app, or one of this platform." },
 } as const;
 const encryptedData = { type: 'string', minLength: 1, maxLength: 8192, description: 'encryptedData from the button, base64.' } as const;
@@ -55,12 +55,12 @@ export const openapiInfo = {
   components: {
     securitySchemes: {
       bearer: { type: 'http', scheme: 'bearer' },
-      loginCode: { type: 'apiKey', in: 'header', name: 'X-WX-Login-Code', description: 'A login code (wx.login, tt.login, my.getAuthCode), for an in-band login.' },
+      loginCode: { type: 'apiKey', in: 'header', name: 'X-WX-Login-Code', description: 'A login code (wx.login, tt.login, my.getAuthCode, qq.login), for an in-band login.' },
       loginPlatform: {
         type: 'apiKey',
         in: 'header',
         name: 'X-WX-Login-Platform',
-        description: "With X-WX-Login-Code, when the server serves several apps: the app's platform ('wechat', 'douyin', 'alipay').",
+        description: "With X-WX-Login-Code, when the server serves several apps: the app's platform ('wechat', 'douyin', 'alipay', 'qq').",
       },
       loginAppid: { type: 'apiKey', in: 'header', name: 'X-WX-Login-Appid', description: "With X-WX-Login-Code, when the server serves several apps: the app's appid." },
     },
@@ -84,7 +84,7 @@ export const login = {
 export const phone = {
   summary: 'Log in with the phone number from a getPhoneNumber / getRealtimePhoneNumber button, or bind it to a logged-in user',
   description:
-    'With `code` (a login code from before the tap): code2Session, a new session, the token and the number. Without `code`, with `Authorization: Bearer <token>` and `phoneCode` (WeChat) or `response` (Alipay): the number of the token\'s user (WeChat checks the phone code against the openid); no new session, no token in the answer. WeChat: `phoneCode`, or `encryptedData` + `iv`; Douyin: `code` + `encryptedData` + `iv`; Alipay: `response`.',
+    'With `code` (a login code from before the tap): code2Session, a new session, the token and the number. Without `code`, with `Authorization: Bearer <token>` and `phoneCode` (WeChat) or `response` (Alipay): the number of the token\'s user (WeChat checks the phone code against the openid); no new session, no token in the answer. WeChat: `phoneCode`, or `encryptedData` + `iv`; Douyin: `code` + `encryptedData` + `iv`; Alipay: `response`; QQ has no phone-number button (400).',
   body: {
     type: 'object',
     properties: {
@@ -108,7 +108,7 @@ export const phone = {
 } as const;
 
 export const profile = {
-  summary: 'Log in with the user info from a (legacy) getUserInfo button (WeChat)',
+  summary: 'Log in with the user info from a (legacy) getUserInfo button (WeChat, QQ)',
   body: { type: 'object', required: ['code', 'encryptedData', 'iv'], properties: { code, ...appFields, encryptedData, iv } },
   response: {
     200: {
