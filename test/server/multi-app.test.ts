@@ -109,7 +109,9 @@ async function startMulti(makeStore: (clock: Clock) => SessionStore, options: Pa
       ? { apiBase: wechat.url, ...a }
       : a.platform === 'douyin'
         ? { apiBase: douyinBase, ...a }
-        : { gateway, ...a, alipayPublicKey: a.alipayPublicKey || alipay.alipayPublicKey },
+        : a.platform === 'alipay'
+          ? { gateway, ...a, alipayPublicKey: a.alipayPublicKey || alipay.alipayPublicKey }
+          : a,
   );
   const plugin: WxLoginOptions = { rateLimit: { ip: false }, now: clock.now, store: makeStore(clock), ...options };
   await server.register(wxLogin, options.appid ? { ...plugin, apiBase: wechat.url } : { ...plugin, apps: pointed });
@@ -506,7 +508,7 @@ describe('configuration errors', () => {
   it.each<[string, WxLoginOptions, string]>([
     ['both forms', { appid: APPID, secret: SECRET, apps: [douyin] }, 'got both apps and appid/secret'],
     ['empty apps', { apps: [] }, 'apps must be a non-empty array'],
-    ['an unknown platform', { apps: [{ ...douyin, platform: 'swan' as 'douyin' }] }, "apps[0].platform must be one of 'wechat', 'douyin', 'alipay' (got \"swan\")"],
+    ['an unknown platform', { apps: [{ ...douyin, platform: 'swan' as 'douyin' }] }, "apps[0].platform must be one of 'wechat', 'douyin', 'alipay', 'qq' (got \"swan\")"],
     ['no appid', { apps: [{ ...douyin, appid: '' }] }, 'apps[0] (douyin) needs its appid'],
     ['a Douyin app without secret', { apps: [{ ...douyin, secret: '' }] }, `apps[0] (douyin ${TT_APPID}) needs secret`],
     ['an Alipay app without keys', { apps: [{ platform: 'alipay', appid: ALI_APPID, privateKey: '', alipayPublicKey: '' }] }, `apps[0] (alipay ${ALI_APPID}) needs privateKey and alipayPublicKey`],
