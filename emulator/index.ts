@@ -68,6 +68,11 @@ export interface Emulator {
   latestSessionKey(appid: string, user: string): string | undefined;
   /** The next `count` code2Session calls that pass the appid/secret checks answer `errcode`. */
   failNext(errcode: number, count?: number): void;
+  /**
+   * A login code of `user` in `appid`, as `POST /emulator/login` issues it (in-process, for a
+   * client run in the same process). Throws for an appid the emulator does not know.
+   */
+  issueCode(appid: string, user: string): string;
 }
 
 interface IssuedCode {
@@ -242,15 +247,8 @@ export function buildEmulator(opts: EmulatorOptions): Emulator {
     };
   });
 
-  app.post('/emulator/login', async (req, reply) => {
-    const body = req.body as { appid?: unknown; user?: unknown } | undefined;
-    const appid = body?.appid;
-    const user = body?.user;
-    if (typeof appid !== 'string' || typeof user !== 'string' || user.length === 0 || user.length > 128) {
-      return reply.code(400).send({ error: 'body must be {appid: string, user: string (1..128 chars)}' });
-    }
-    if (opts.apps[appid] === undefined) return reply.code(400).send({ error: 'unknown appid' });
-
+  /** A login code of `user` in `appid`, as `wx.login` gets one. */
+  function issueCode(appid: string, user: string): string {
     const t = now();
     sweep(t);
     // 24 random bytes -> 32 base64url chars, the length of a real wx.login code.
@@ -259,7 +257,18 @@ export function buildEmulator(opts: EmulatorOptions): Emulator {
     const session_key = randomBytes(16).toString('base64');
     codes.set(code, { appid, user, session_key, issuedAt: t, used: false });
     latestKeys.set(userKey(appid, user), session_key);
-    return { code };
+    return code;
+  }
+
+  app.post('/emulator/login', async (req, reply) => {
+    const body = req.body as { appid?: unknown; user?: unknown } | undefined;
+    const appid = body?.appid;
+    const user = body?.user;
+    if (typeof appid !== 'string' || typeof user !== 'string' || user.length === 0 || user.length > 128) {
+      return reply.code(400).send({ error: 'body must be {appid: string, user: string (1..128 chars)}' });
+    }
+    if (opts.apps[appid] === undefined) return reply.code(400).send({ error: 'unknown appid' });
+    return { code: issueCode(appid, user) };
   });
 
   // Every call issues a new token; the previous one keeps working for 5 minutes.
@@ -377,6 +386,10 @@ export function buildEmulator(opts: EmulatorOptions): Emulator {
   return {
     app,
     latestSessionKey: (appid, user) => latestKeys.get(userKey(appid, user)),
+    issueCode: (appid, user) => {
+      if (opts.apps[appid] === undefined) throw new Error(`unknown appid ${appid}`);
+      return issueCode(appid, user);
+    },
     failNext,
   };
 }
