@@ -16,13 +16,14 @@
  *    login page's <login-button> is attached (it must find the app's instance: its code keeper
  *    runs wx.login) and tapped with what WeChat hands it for getPhoneNumber; the user being logged
  *    in, the tap must bind the number with the app's token ({phoneCode}, Bearer) and succeed.
- * 6. Taro and uni-app again for Douyin and Alipay, from the same source and dependency set
- *    (`taro build --type tt|alipay`, `uni build -p mp-toutiao|mp-alipay`): the output holds one
- *    copy of the kit (with the Alipay adapter in the Alipay build only); <login-button> with the
- *    platform's template (Douyin's .ttml, Alipay's .axml); run in Node on a `tt`
- *    (scripts/node-tt.ts) or `my` (scripts/node-my.ts) shaped as the platforms' typings say,
- *    against the Douyin or Alipay emulator behind a reference server serving a WeChat, a Douyin
- *    and an Alipay app (`apps`): onLaunch logs in once, naming its platform and appid; the app's
+ * 6. Taro and uni-app again for Douyin, Alipay and QQ, from the same source and dependency set
+ *    (`taro build --type tt|alipay|qq`, `uni build -p mp-toutiao|mp-alipay|mp-qq`): the output
+ *    holds one copy of the kit (with the Alipay adapter in the Alipay build only); <login-button>
+ *    with the platform's template (Douyin's .ttml, Alipay's .axml; QQ has no phone-number button,
+ *    so no login page there); run in Node on a `tt` (scripts/node-tt.ts), `my` (scripts/node-my.ts)
+ *    or `qq` (scripts/node-qq.ts) shaped as the platforms' typings (QQ: WeChat's shapes) say,
+ *    against the Douyin, Alipay or WeChat (for QQ) emulator behind a reference server serving a
+ *    WeChat, a Douyin, an Alipay and a QQ app (`apps`): onLaunch logs in once, naming its platform and appid; the app's
  *    instance GETs /api/me (200); the server drops the session; the next GET gets 401 and
  *    recovers with exactly one login; the login page's button is attached (its code keeper
  *    runs the platform's login through the app's instance), a denial fails with `denied`;
@@ -46,6 +47,7 @@ import { compilePerFile, listFiles } from './build';
 import { analyse, compileProject, createChecks, importAndRequire, loadCi, packKit, readJson, rel, ROOT, run, writeJson } from './checks';
 import { createMiniRuntime } from './mini-runtime';
 import { createNodeMy } from './node-my';
+import { createNodeQq } from './node-qq';
 import { createNodeTt, type PlatformTrace } from './node-tt';
 import { createNodeWx, type WxTrace } from './node-wx';
 
@@ -55,6 +57,7 @@ const KIT = 'wx-login-kit';
 const APPID = 'wxexample000000000';
 const TT_APPID = 'tt0e0a0m0p0l0e0001';
 const ALIPAY_APPID = '2021000000000001';
+const QQ_APPID = '1112345678';
 const INSTALL_TIMEOUT_MS = 600_000;
 const REGISTRY = Symbol.for('wx-login-kit');
 const STORAGE_KEY = 'wx-login-kit:token';
@@ -79,14 +82,14 @@ interface Example {
 
 /** A build of an example for another platform than WeChat. */
 interface Target {
-  platform: 'douyin' | 'alipay';
+  platform: 'douyin' | 'alipay' | 'qq';
   /** The toolchain's name of the platform: `tt`, `mp-alipay`, ... */
   type: string;
   /** The built mini program's root, relative to the example. */
   app: string;
   build: (dir: string) => Promise<string>;
-  /** The page holding <login-button> (Douyin's .ttml, Alipay's .axml). */
-  loginPage: string;
+  /** The page holding <login-button> (Douyin's .ttml, Alipay's .axml); none on QQ, which has no phone-number button. */
+  loginPage?: string;
 }
 
 const npmRun = (script: string) => async (dir: string) => {
@@ -142,7 +145,7 @@ const EXAMPLE_LIST: Example[] = [
   },
   {
     name: 'taro',
-    toolchain: 'Taro 4 (React): npm i wx-login-kit, taro build --type weapp (and tt, alipay)',
+    toolchain: 'Taro 4 (React): npm i wx-login-kit, taro build --type weapp (and tt, alipay, qq)',
     project: '.',
     app: 'dist/weapp',
     loginPage: 'pages/login/index',
@@ -151,11 +154,12 @@ const EXAMPLE_LIST: Example[] = [
     targets: [
       { platform: 'douyin', type: 'tt', app: 'dist/tt', build: npmRun('build:tt'), loginPage: 'pages/login/index' },
       { platform: 'alipay', type: 'alipay', app: 'dist/alipay', build: npmRun('build:alipay'), loginPage: 'pages/login/index' },
+      { platform: 'qq', type: 'qq', app: 'dist/qq', build: npmRun('build:qq') },
     ],
   },
   {
     name: 'uni-app',
-    toolchain: 'uni-app (Vue 3, vite): npm i wx-login-kit, uni build -p mp-weixin (and mp-toutiao, mp-alipay)',
+    toolchain: 'uni-app (Vue 3, vite): npm i wx-login-kit, uni build -p mp-weixin (and mp-toutiao, mp-alipay, mp-qq)',
     project: 'dist/build/mp-weixin',
     app: 'dist/build/mp-weixin',
     loginPage: 'pages/login/index',
@@ -164,6 +168,7 @@ const EXAMPLE_LIST: Example[] = [
     targets: [
       { platform: 'douyin', type: 'mp-toutiao', app: 'dist/build/mp-toutiao', build: npmRun('build:mp-toutiao'), loginPage: 'pages/login/index' },
       { platform: 'alipay', type: 'mp-alipay', app: 'dist/build/mp-alipay', build: npmRun('build:mp-alipay'), loginPage: 'pages/login/index' },
+      { platform: 'qq', type: 'mp-qq', app: 'dist/build/mp-qq', build: npmRun('build:mp-qq') },
     ],
   },
 ];
@@ -254,12 +259,13 @@ async function main(): Promise<void> {
 
   // One emulator and one reference server for every example, on loopback.
   const secret = randomBytes(16).toString('hex');
-  const emulator = buildEmulator({ apps: { [APPID]: secret } });
+  // The WeChat emulator plays QQ's server too: api.q.qq.com's jscode2session answers as WeChat's.
+  const emulator = buildEmulator({ apps: { [APPID]: secret, [QQ_APPID]: secret } });
   const emulatorBase = await emulator.app.listen({ port: 0, host: '127.0.0.1' });
   const server = buildServer({ wechat: { apiBase: emulatorBase, appid: APPID, secret } });
   const baseURL = await server.listen({ port: 0, host: '127.0.0.1' });
   const summary: string[] = [];
-  const platforms = examples.some((e) => e.targets?.length) ? await startPlatforms(emulatorBase, secret) : undefined;
+  const platforms = examples.some((e) => e.targets?.length) ? await startPlatforms(emulator, emulatorBase, secret) : undefined;
 
   for (const example of examples) {
     console.log(pc.bold(`\n${example.name}`) + pc.dim(` — ${example.toolchain}`));
@@ -292,9 +298,14 @@ async function main(): Promise<void> {
       }
       let layout = '';
       const alipay = target.platform === 'alipay';
-      await check(`${name}: output: one copy of the kit${alipay ? ", with the Alipay adapter, <login-button> with Alipay's template" : ", without the Alipay adapter, <login-button> with Douyin's template"}`, async () => (layout = checkLayout(root, target)));
-      const tap = alipay ? ", a denial fails with denied, the logged-in user's phone tap binds the number, after a logout a tap logs in" : ', a phone tap logs in with the code kept before it, a denial fails with denied';
-      await check(`${name}: run in Node on ${target.platform === 'douyin' ? 'tt' : 'my'}: onLaunch logs in once, GET /api/me 200, a dropped session gets 401 and one login${tap}`, async () => {
+      const button = { douyin: ", without the Alipay adapter, <login-button> with Douyin's template", alipay: ", with the Alipay adapter, <login-button> with Alipay's template", qq: ', without the Alipay adapter' }[target.platform];
+      await check(`${name}: output: one copy of the kit${button}`, async () => (layout = checkLayout(root, target)));
+      const tap = !target.loginPage
+        ? ''
+        : alipay
+          ? ", a denial fails with denied, the logged-in user's phone tap binds the number, after a logout a tap logs in"
+          : ', a phone tap logs in with the code kept before it, a denial fails with denied';
+      await check(`${name}: run in Node on ${{ douyin: 'tt', alipay: 'my', qq: 'qq' }[target.platform]}: onLaunch logs in once, GET /api/me 200, a dropped session gets 401 and one login${tap}`, async () => {
         const result = await runOnPlatform(root, target, platforms!, `user-${example.name}`);
         summary.push(`${name}: ${result}; ${layout}`);
         return result;
@@ -374,10 +385,10 @@ async function runApp(root: string, { loginPage, mePage }: Example, baseURL: str
 }
 
 /**
- * The Douyin and Alipay emulators and a reference server serving a WeChat, a Douyin and an Alipay
- * app (`apps`), each app pointed at its emulator, on loopback.
+ * The Douyin and Alipay emulators and a reference server serving a WeChat, a Douyin, an Alipay and
+ * a QQ app (`apps`), each app pointed at its emulator (QQ's at the WeChat one), on loopback.
  */
-async function startPlatforms(wechatApiBase: string, wechatSecret: string) {
+async function startPlatforms(wechat: ReturnType<typeof buildEmulator>, wechatApiBase: string, wechatSecret: string) {
   const douyinSecret = randomBytes(16).toString('hex');
   const douyin = buildDouyinEmulator({ apps: { [TT_APPID]: douyinSecret } });
   const douyinBase = await douyin.app.listen({ port: 0, host: '127.0.0.1' });
@@ -389,6 +400,7 @@ async function startPlatforms(wechatApiBase: string, wechatSecret: string) {
   const server = buildServer({
     apps: [
       { platform: 'wechat', appid: APPID, secret: wechatSecret, apiBase: wechatApiBase },
+      { platform: 'qq', appid: QQ_APPID, secret: wechatSecret, apiBase: wechatApiBase },
       { platform: 'douyin', appid: TT_APPID, secret: douyinSecret, apiBase: douyinBase },
       { platform: 'alipay', appid: ALIPAY_APPID, privateKey: keys.privateKey.export({ type: 'pkcs1', format: 'pem' }) as string, alipayPublicKey: alipay.alipayPublicKey, aesKey, gateway: `${alipayBase}/gateway.do` },
     ],
@@ -397,6 +409,7 @@ async function startPlatforms(wechatApiBase: string, wechatSecret: string) {
   return {
     baseURL,
     server,
+    wechat,
     douyin,
     alipay,
     close: () => Promise.all([server.close(), douyin.app.close(), alipay.app.close()]),
@@ -415,27 +428,32 @@ const ADAPTER_MARK = /scopes:\s*["']auth_base["']/;
  * global, and the global webpack's chunks hang on (Taro).
  */
 function checkLayout(root: string, target: Target): string {
-  const spec = (readJson(path.join(root, `${target.loginPage}.json`)).usingComponents as Record<string, string> | undefined)?.['login-button'];
-  if (!spec) throw new Error(`${target.loginPage}.json names no login-button`);
-  // Absolute from the mini program's root (uni-app), or relative to the page (Taro's npm copy).
-  const component = spec.startsWith('/') ? path.join(root, spec) : path.resolve(path.dirname(path.join(root, target.loginPage)), spec);
   const template = target.platform === 'alipay' ? 'axml' : 'ttml';
-  for (const ext of [template, 'js', 'json']) {
-    if (!fs.existsSync(`${component}.${ext}`)) throw new Error(`<login-button> has no ${path.relative(root, component)}.${ext} in the ${target.type} build`);
+  let component: string | undefined;
+  if (target.loginPage) {
+    const spec = (readJson(path.join(root, `${target.loginPage}.json`)).usingComponents as Record<string, string> | undefined)?.['login-button'];
+    if (!spec) throw new Error(`${target.loginPage}.json names no login-button`);
+    // Absolute from the mini program's root (uni-app), or relative to the page (Taro's npm copy).
+    component = spec.startsWith('/') ? path.join(root, spec) : path.resolve(path.dirname(path.join(root, target.loginPage)), spec);
+    for (const ext of [template, 'js', 'json']) {
+      if (!fs.existsSync(`${component}.${ext}`)) throw new Error(`<login-button> has no ${path.relative(root, component)}.${ext} in the ${target.type} build`);
+    }
+    if (!(readJson(`${component}.json`) as { component?: unknown }).component) throw new Error(`${path.relative(root, component)}.json does not say "component": true`);
   }
-  if (!(readJson(`${component}.json`) as { component?: unknown }).component) throw new Error(`${path.relative(root, component)}.json does not say "component": true`);
   const files = listFiles(root, []).filter((f) => f.endsWith('.js'));
-  const withKit = files.filter((f) => f !== `${component}.js` && fs.readFileSync(f, 'utf8').includes(KIT_MARK));
+  // The kit's components are self-contained files of their own (uni-app copies wxcomponents/ on QQ unused).
+  const own = (f: string) => f === `${component}.js` || /[/\\]login-(button|profile)[/\\]index\.js$/.test(f);
+  const withKit = files.filter((f) => !own(f) && fs.readFileSync(f, 'utf8').includes(KIT_MARK));
   if (withKit.length !== 1) throw new Error(`${withKit.length} built files carry the kit (expected 1): ${withKit.map((f) => path.relative(root, f)).join(', ')}`);
   const kit = fs.readFileSync(withKit[0], 'utf8');
   const adapter = ADAPTER_MARK.test(kit);
   if (adapter !== (target.platform === 'alipay')) throw new Error(`the kit in ${path.relative(root, withKit[0])} ${adapter ? 'carries' : 'lacks'} the Alipay adapter in a ${target.platform} build`);
-  const chunks = new Set(files.flatMap((f) => [...fs.readFileSync(f, 'utf8').matchAll(/\b(wx|tt|my)\["webpackJsonp"\]/g)].map((m) => `${m[1]}["webpackJsonp"]`)));
+  const chunks = new Set(files.flatMap((f) => [...fs.readFileSync(f, 'utf8').matchAll(/\b(wx|tt|my|qq)\["webpackJsonp"\]/g)].map((m) => `${m[1]}["webpackJsonp"]`)));
   // Member uses of each platform global in the whole output (the kit's code for the other platforms included; not in strings).
-  const uses: Record<string, number> = { wx: 0, tt: 0, my: 0 };
-  for (const f of files) for (const m of fs.readFileSync(f, 'utf8').matchAll(/(?<![\w$.'"`])(wx|tt|my)\.[A-Za-z_$]/g)) uses[m[1]]++;
+  const uses: Record<string, number> = { wx: 0, tt: 0, my: 0, qq: 0 };
+  for (const f of files) for (const m of fs.readFileSync(f, 'utf8').matchAll(/(?<![\w$.'"`])(wx|tt|my|qq)\.[A-Za-z_$]/g)) uses[m[1]]++;
   const globals = Object.entries(uses).map(([k, n]) => `${k}. ${n}×`).join(', ');
-  const buttonAt = `; <login-button> at ${path.relative(root, component)}.${template}`;
+  const buttonAt = component ? `; <login-button> at ${path.relative(root, component)}.${template}` : '; no login page (no phone-number button on QQ)';
   return `kit in ${path.relative(root, withKit[0])} (${Math.round(kit.length / 1024)} KB file${adapter ? ', with the Alipay adapter' : ''})${buttonAt}; output JS uses ${globals}${chunks.size ? `; webpack chunks on ${[...chunks].join(', ')}` : ''}`;
 }
 
@@ -449,9 +467,10 @@ async function runOnPlatform(root: string, target: Target, stack: Platforms, use
   delete (globalThis as Record<symbol, unknown>)[REGISTRY];
   const { baseURL } = stack;
   const douyin = target.platform === 'douyin';
-  const appid = douyin ? TT_APPID : ALIPAY_APPID;
-  const loginApi = douyin ? 'tt.login' : 'my.getAuthCode';
-  const requestApi = douyin ? 'tt.request' : 'my.request';
+  const global = ({ douyin: 'tt', alipay: 'my', qq: 'qq' } as const)[target.platform];
+  const appid = { douyin: TT_APPID, alipay: ALIPAY_APPID, qq: QQ_APPID }[target.platform];
+  const loginApi = global === 'my' ? 'my.getAuthCode' : `${global}.login`;
+  const requestApi = `${global}.request`;
   const counts = { login: 0, loginPosts: 0, request: 0, unauthorized: 0 };
   const loginPosts: Array<Extract<PlatformTrace, { kind: 'request' }>> = [];
   const waiters: Array<{ match: (e: PlatformTrace) => boolean; resolve: () => void }> = [];
@@ -467,9 +486,11 @@ async function runOnPlatform(root: string, target: Target, stack: Platforms, use
   const options = { appid, user, extConfig: { baseURL }, onTrace };
   let token: () => string | undefined;
   let api: object;
-  if (douyin) {
-    const { tt, storage } = createNodeTt(options, (a, u) => stack.douyin.login(a, u));
-    api = tt;
+  if (douyin || global === 'qq') {
+    const { api: made, storage } = douyin
+      ? (({ tt, storage }) => ({ api: tt, storage }))(createNodeTt(options, (a, u) => stack.douyin.login(a, u)))
+      : (({ qq, storage }) => ({ api: qq, storage }))(createNodeQq(options, (a, u) => stack.wechat.issueCode(a, u)));
+    api = made;
     token = () => ((storage.getStorageSync(STORAGE_KEY) as { token?: string } | '') || {}).token;
   } else {
     const { my, store } = createNodeMy(
@@ -481,7 +502,7 @@ async function runOnPlatform(root: string, target: Target, stack: Platforms, use
     token = () => (store.has(STORAGE_KEY) ? (JSON.parse(store.get(STORAGE_KEY)!) as { token?: string }).token : undefined);
   }
 
-  const runtime = createMiniRuntime(root, api, douyin ? 'tt' : 'my');
+  const runtime = createMiniRuntime(root, api, global);
   const launched = quiet(within(new Promise<void>((resolve) => waiters.push({ match: (e) => e.kind === 'request' && e.url === `${baseURL}/auth/login` && e.status === 200, resolve })).then(flush), 'the login POST of onLaunch'));
   const app = runtime.launch();
   runtime.loadPages();
@@ -519,7 +540,12 @@ async function runOnPlatform(root: string, target: Target, stack: Platforms, use
   if (mirrored && globalData.token !== token()) throw new Error('getApp().globalData.token is not the new token after the re-login');
   const kept = mirrored ? ', globalData.token follows' : '';
   const tap = { appid, user, baseURL, token, counts, waiters };
-  const tapped = douyin ? await tapDouyinButton(runtime, target.loginPage, stack, tap) : await tapAlipayButton(runtime, root, target.loginPage, auth as unknown as { logout(): unknown }, tap);
+  // QQ has no phone-number button: no login page there.
+  const tapped = !target.loginPage
+    ? ''
+    : douyin
+      ? await tapDouyinButton(runtime, target.loginPage, stack, tap)
+      : await tapAlipayButton(runtime, root, target.loginPage, auth as unknown as { logout(): unknown }, tap);
   const stubs = runtime.stubbed.size ? `; stubs used: ${[...runtime.stubbed].sort().join(', ')}` : '';
   return `${loginApi} ${counts.login}, login POSTs ${counts.loginPosts} (platform ${named.platform}, appid ${named.appid}), ${requestApi} ${counts.request} (401s ${counts.unauthorized}), GET /api/me 200, dropped session → 401 → 1 login → 200${kept}${tapped}${stubs}`;
 }

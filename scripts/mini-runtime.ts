@@ -1,7 +1,7 @@
 /**
  * Runs a BUILT mini program (WeChat native, Taro's or uni-app's weapp, tt or alipay output) in
  * Node, faithfully enough to catch registration and module-copy bugs: the globals WeChat defines
- * (`wx`, or Douyin's `tt` / Alipay's `my` for their builds, never two of them), `App`,
+ * (`wx`, or Douyin's `tt` / Alipay's `my` / QQ's `qq` for their builds, never two of them), `App`,
  * `Page`, `Component`, `getApp`, `getCurrentPages`, `Behavior`, `requirePlugin`) record what the
  * app registers; `launch()` requires app.js and runs `onLaunch`; `mountComponent()` requires a
  * page's custom component as its usingComponents names it, and attaches it with a `this` that has
@@ -76,8 +76,8 @@ function platform(wx: object, stubbed: Set<string>): object {
 /** The global object's keys before the current mini program ran (undefined before the first). */
 let keysBefore: Set<string> | undefined;
 
-/** The platform's API global: `wx` (WeChat), `tt` (Douyin), `my` (Alipay). */
-export type PlatformGlobal = 'wx' | 'tt' | 'my';
+/** The platform's API global: `wx` (WeChat), `tt` (Douyin), `my` (Alipay), `qq` (QQ). */
+export type PlatformGlobal = 'wx' | 'tt' | 'my' | 'qq';
 
 /**
  * Other globals a platform's JS context has that Node's may lack. Alipay's has a `navigator`
@@ -87,6 +87,7 @@ export type PlatformGlobal = 'wx' | 'tt' | 'my';
 const CONTEXT: Record<PlatformGlobal, Record<string, () => unknown>> = {
   wx: {},
   tt: {},
+  qq: {},
   my: { navigator: () => ({ swuserAgent: 'Mozilla/5.0 (Linux; Android 12) AlipayClient/10.5.0 MiniProgram' }) },
 };
 /** Node's own descriptors of the globals CONTEXT replaced, restored for the next mini program. */
@@ -98,7 +99,7 @@ export function createMiniRuntime(root: string, wx: object, global: PlatformGlob
   // global object goes (uni-app keeps its createApp/createPage there, and a later build would call
   // the earlier one's). One platform's global only: the kit and the frameworks tell the platform by it.
   for (const key of Object.keys(g)) if (keysBefore && !keysBefore.has(key)) delete g[key];
-  for (const name of ['wx', 'tt', 'my']) delete g[name];
+  for (const name of ['wx', 'tt', 'my', 'qq']) delete g[name];
   for (const [key, own] of replaced) {
     delete g[key];
     if (own) Object.defineProperty(g, key, own);
@@ -221,7 +222,7 @@ export function createMiniRuntime(root: string, wx: object, global: PlatformGlob
       const options = registered.components.get(file);
       if (!options) throw new Error(`${path.relative(root, file)} registered no Component()`);
       // The platform's template: WeChat's .wxml, Douyin's .ttml.
-      const template = `${base}.${global === 'tt' ? 'ttml' : global === 'my' ? 'axml' : 'wxml'}`;
+      const template = `${base}.${{ wx: 'wxml', tt: 'ttml', my: 'axml', qq: 'qml' }[global]}`;
       const wxml = fs.readFileSync(template, 'utf8');
 
       const events: MountedComponent['events'] = [];
