@@ -11,7 +11,7 @@ import type { Redis } from 'ioredis';
 import { buildServer } from '../../reference-server/app';
 import { createMemoryStore, createRedisStore, serverOptions, StoreUnavailableError, wxLogin } from '../../server';
 import { startRedis, type TestRedis } from '../support/redis';
-import { APPID, SECRET, listen, postJson, startEmulator, wxLogin as emulatorLogin } from './helpers';
+import { APPID, SECRET, bearer, listen, postJson, startEmulator, wxLogin as emulatorLogin } from './helpers';
 
 type Body = Record<string, unknown>;
 
@@ -26,8 +26,6 @@ function logSink() {
   });
   return { lines, stream };
 }
-
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 async function timed<T>(send: () => Promise<T>): Promise<{ value: T; ms: number }> {
   const start = performance.now();

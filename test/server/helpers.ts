@@ -104,6 +104,24 @@ export function postJson(url: string, body: unknown, headers: Record<string, str
   });
 }
 
+/** The `Authorization` header of a token. */
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/** An answer's status, headers and JSON body. */
+async function answer(res: Response) {
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** GET /api/me of the server at `s.url` with these headers. */
+export async function me(s: { url: string }, headers: Record<string, string>) {
+  return answer(await fetch(`${s.url}/api/me`, { headers }));
+}
+
+/** POST `body` as JSON to `path` of the server at `s.url`. */
+export async function post(s: { url: string }, path: string, body: unknown, headers: Record<string, string> = {}) {
+  return answer(await postJson(`${s.url}${path}`, body, headers));
+}
+
 /** The error a promise rejects with; fails the test when it resolves. */
 export async function caught(promise: Promise<unknown>): Promise<Error> {
   try {

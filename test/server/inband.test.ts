@@ -9,7 +9,7 @@ import { createRedisStore } from '../../server/redis-store';
 import { startRedis, type TestRedis } from '../support/redis';
 import { createAuth } from '../../src';
 import { createNodeWx } from '../../scripts/node-wx';
-import { APPID, postJson, startStack, wxLogin, type Harness } from './helpers';
+import { APPID, bearer, postJson, startStack, wxLogin, type Harness } from './helpers';
 
 type Body = Record<string, unknown>;
 const HOUR = 3_600_000;
@@ -18,7 +18,6 @@ async function me(h: Harness, headers: Record<string, string>) {
   const res = await fetch(`${h.serverUrl}/api/me`, { headers });
   return { status: res.status, headers: res.headers, body: (await res.json()) as Body };
 }
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 describe('in-band login: X-WX-Login-Code instead of a login POST', () => {
   let h: Harness;

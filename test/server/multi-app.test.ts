@@ -14,7 +14,7 @@ import { HEADERS, serverOptions, wxLogin, type WxLoginOptions } from '../../serv
 import { createMemoryStore, type SessionStore } from '../../server/store';
 import { createRedisStore } from '../../server/redis-store';
 import { startRedis, type TestRedis } from '../support/redis';
-import { APPID, OTHER_APPID, OTHER_SECRET, SECRET, listen, manualClock, postJson, startEmulator, wxLogin as wxLoginCode, type Clock } from './helpers';
+import { APPID, OTHER_APPID, OTHER_SECRET, SECRET, bearer, listen, manualClock, me, post, postJson, startEmulator, wxLogin as wxLoginCode, type Clock } from './helpers';
 
 const TT_APPID = 'tt00000000000000a1';
 const TT_SECRET = 'douyin-test-secret-0123456789';
@@ -50,18 +50,6 @@ interface Stack {
   /** That code, then POST /auth/login naming the app; resolves to the token. */
   login(platform: Platform, appid: string, user?: string): Promise<string>;
   close(): Promise<void>;
-}
-
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-
-async function me(s: Stack, headers: Record<string, string>) {
-  const res = await fetch(`${s.url}/api/me`, { headers });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as Body };
-}
-
-async function post(s: Stack, path: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await postJson(`${s.url}${path}`, body, headers);
-  return { status: res.status, headers: res.headers, body: (await res.json()) as Body };
 }
 
 const ALL_APPS: NonNullable<WxLoginOptions['apps']> = [

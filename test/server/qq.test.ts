@@ -13,7 +13,7 @@ import { PLATFORM_DEFAULTS, serverOptions, wxLogin, type WxLoginOptions } from '
 import { createMemoryStore, type SessionStore } from '../../server/store';
 import { createRedisStore } from '../../server/redis-store';
 import { startRedis, type TestRedis } from '../support/redis';
-import { APPID, SECRET, listen, manualClock, postJson, startEmulator, wxLogin as emulatorLogin, type Clock } from './helpers';
+import { APPID, SECRET, bearer, listen, manualClock, me, post, postJson, startEmulator, wxLogin as emulatorLogin, type Clock } from './helpers';
 
 const QQ_APPID = '1110000001';
 const QQ_SECRET = 'qq-test-secret-0123456789abcdef';
@@ -37,18 +37,6 @@ interface Stack {
   /** That code, then POST /auth/login naming the app; resolves to the token. */
   login(platform: Platform, appid: string, user?: string): Promise<string>;
   close(): Promise<void>;
-}
-
-const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
-
-async function me(s: Stack, headers: Record<string, string>) {
-  const res = await fetch(`${s.url}/api/me`, { headers });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as Body };
-}
-
-async function post(s: Stack, path: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await postJson(`${s.url}${path}`, body, headers);
-  return { status: res.status, headers: res.headers, body: (await res.json()) as Body };
 }
 
 /** The fetch the server uses: QQ's answers as QQ words them, WeChat's untouched. */
