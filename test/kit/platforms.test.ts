@@ -47,24 +47,30 @@ describe('WeChat', () => {
   });
 });
 
-describe('Douyin (tt)', () => {
-  function douyin() {
+/** The platforms shaped like WeChat's `wx`: their global, its name in the login POST, and how it gives the appid. */
+const WX_SHAPED = [
+  { name: 'Douyin', global: 'tt', platform: 'douyin', appid: 'tt0123456789abcd', info: { getEnvInfoSync: () => ({ microapp: { appId: 'tt0123456789abcd', mpVersion: '1.0.0', envType: 'production' } }) } },
+  { name: 'QQ', global: 'qq', platform: 'qq', appid: '1112345678', info: { getAccountInfoSync: () => ({ miniProgram: { appId: '1112345678' } }) } },
+];
+
+describe.each(WX_SHAPED)('$name ($global), shaped like wx', ({ global, platform, appid, info }) => {
+  function client() {
     const server = createScriptedServer();
-    g.tt = Object.assign(server.fake.wx, { getEnvInfoSync: () => ({ microapp: { appId: 'tt0123456789abcd', mpVersion: '1.0.0', envType: 'production' } }) });
+    g[global] = Object.assign(server.fake.wx, info);
     return server;
   }
 
-  it('logs in with tt.login and says so: {code, platform: douyin, appid}', async () => {
-    const server = douyin();
+  it(`logs in with ${global}.login and says so: {code, platform: ${platform}, appid}`, async () => {
+    const server = client();
     const auth = load('index').createAuth({ baseURL: BASE });
     const res = await settle(auth.request<{ token: string }>({ url: '/api/me' }));
     expect(res.data.token).toBe('tok-1');
-    expect(server.fake.state.requests[0].data).toEqual({ code: 'code-1', platform: 'douyin', appid: 'tt0123456789abcd' });
-    expect(auth.options.platform).toBe('douyin');
+    expect(server.fake.state.requests[0].data).toEqual({ code: 'code-1', platform, appid });
+    expect(auth.options.platform).toBe(platform);
   });
 
   it('a 401 recovers with one login, as on WeChat', async () => {
-    const server = douyin();
+    const server = client();
     const auth = load('index').createAuth({ baseURL: BASE });
     await settle(auth.request({ url: '/api/me' }));
     server.live.clear();
@@ -72,6 +78,22 @@ describe('Douyin (tt)', () => {
     expect(server.fake.state.loginCalls).toBe(2);
     expect(auth.token).toBe('tok-2');
   });
+
+  it('wins over a `wx` the client or the build may also define (some Douyin clients have an alias)', async () => {
+    const server = client();
+    g.wx = { login: () => { throw new Error('wx must not be used'); } };
+    const auth = load('index').createAuth({ baseURL: BASE });
+    await settle(auth.login());
+    expect(server.fake.state.requests[0].data).toMatchObject({ platform });
+  });
+});
+
+describe('Douyin (tt)', () => {
+  function douyin() {
+    const server = createScriptedServer();
+    g.tt = Object.assign(server.fake.wx, WX_SHAPED[0].info);
+    return server;
+  }
 
   it('in-band, the call carries the code and the app it is for (X-WX-Login-Platform, X-WX-Login-Appid)', async () => {
     const server = douyin();
@@ -91,49 +113,6 @@ describe('Douyin (tt)', () => {
     await settle(auth.request({ url: '/api/me' }));
     expect(server.fake.state.requests[0].header).toEqual({ 'x-wx-login-code': 'code-1', 'x-wx-login-platform': 'douyin' });
     expect(auth.options.appid).toBeUndefined();
-  });
-
-  it('wins over a `wx` alias some Douyin clients define', async () => {
-    const server = douyin();
-    g.wx = { login: () => { throw new Error('the alias must not be used'); } };
-    const auth = load('index').createAuth({ baseURL: BASE });
-    await settle(auth.login());
-    expect(server.fake.state.requests[0].data).toMatchObject({ platform: 'douyin' });
-  });
-});
-
-describe('QQ (qq)', () => {
-  function qqClient() {
-    const server = createScriptedServer();
-    g.qq = Object.assign(server.fake.wx, { getAccountInfoSync: () => ({ miniProgram: { appId: '1112345678' } }) });
-    return server;
-  }
-
-  it('logs in with qq.login (shaped like wx.login) and says so: {code, platform: qq, appid}', async () => {
-    const server = qqClient();
-    const auth = load('index').createAuth({ baseURL: BASE });
-    const res = await settle(auth.request<{ token: string }>({ url: '/api/me' }));
-    expect(res.data.token).toBe('tok-1');
-    expect(server.fake.state.requests[0].data).toEqual({ code: 'code-1', platform: 'qq', appid: '1112345678' });
-    expect(auth.options.platform).toBe('qq');
-  });
-
-  it('a 401 recovers with one login, as on WeChat', async () => {
-    const server = qqClient();
-    const auth = load('index').createAuth({ baseURL: BASE });
-    await settle(auth.request({ url: '/api/me' }));
-    server.live.clear();
-    await settle(auth.request({ url: '/api/me' }));
-    expect(server.fake.state.loginCalls).toBe(2);
-    expect(auth.token).toBe('tok-2');
-  });
-
-  it('wins over a `wx` the build may also define', async () => {
-    const server = qqClient();
-    g.wx = { login: () => { throw new Error('wx must not be used on QQ'); } };
-    const auth = load('index').createAuth({ baseURL: BASE });
-    await settle(auth.login());
-    expect(server.fake.state.requests[0].data).toMatchObject({ platform: 'qq' });
   });
 });
 
