@@ -1,10 +1,9 @@
-import { Writable } from 'node:stream';
 import Fastify from 'fastify';
 import { wxLoginErrorHandler } from '../../server';
 import { hashToken } from '../../server/crypto';
 import { buildServer } from '../../reference-server/app';
 import { createMemoryStore, type CreateSessionOptions, type Session, type SessionStore } from '../../server/store';
-import { APPID, SECRET, type Harness, listen, postJson, startStack, wxLogin } from './helpers';
+import { APPID, SECRET, type Harness, listen, logLines, postJson, startStack, wxLogin } from './helpers';
 
 type Body = Record<string, unknown>;
 
@@ -305,13 +304,7 @@ describe('token expiry with a store on another clock', () => {
 
 describe('logging', () => {
   it('never logs the token, the Authorization header, the session_key or the secret', async () => {
-    const lines: string[] = [];
-    const stream = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
+    const { lines, stream } = logLines();
     const h = await startStack({ logger: { level: 'trace', stream } });
     try {
       const token = await loginToken(h, 'alice');

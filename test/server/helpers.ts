@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildServer, type ServerOptions } from '../../reference-server/app';
 import { buildEmulator, type Emulator, type EmulatorOptions } from '../../emulator';
@@ -102,6 +103,26 @@ export function postJson(url: string, body: unknown, headers: Record<string, str
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
   });
+}
+
+/** Every log line a server writes (its logger's `stream`), as text. */
+export function logLines(): { lines: string[]; stream: Writable } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(chunk.toString());
+      done();
+    },
+  });
+  return { lines, stream };
+}
+
+/** POST /auth/login of the server at `url` with `code`, naming the app; resolves to the token, throws on any answer but 200. */
+export async function loginWith(url: string, code: string, platform: string, appid: string): Promise<string> {
+  const res = await postJson(`${url}/auth/login`, { code, platform, appid });
+  const body = (await res.json()) as Record<string, unknown>;
+  if (res.status !== 200) throw new Error(`login answered ${res.status} ${JSON.stringify(body)}`);
+  return body.token as string;
 }
 
 /** The `Authorization` header of a token. */

@@ -3,13 +3,12 @@
  * token renewed in the answers of an active user, and the phone bound to a logged-in user without
  * a wx.login. On both stores (renewal is one atomic step in each).
  */
-import { Writable } from 'node:stream';
 import { createMemoryStore } from '../../server/store';
 import { createRedisStore } from '../../server/redis-store';
 import { startRedis, type TestRedis } from '../support/redis';
 import { createAuth } from '../../src';
 import { createNodeWx } from '../../scripts/node-wx';
-import { APPID, bearer, postJson, startStack, wxLogin, type Harness } from './helpers';
+import { APPID, bearer, logLines, postJson, startStack, wxLogin, type Harness } from './helpers';
 
 type Body = Record<string, unknown>;
 const HOUR = 3_600_000;
@@ -23,14 +22,9 @@ describe('in-band login: X-WX-Login-Code instead of a login POST', () => {
   let h: Harness;
   let lines: string[];
   beforeEach(async () => {
-    lines = [];
-    const stream = new Writable({
-      write(chunk: Buffer, _e, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    });
-    h = await startStack({ logger: { level: 'trace', stream } });
+    const log = logLines();
+    lines = log.lines;
+    h = await startStack({ logger: { level: 'trace', stream: log.stream } });
   });
   afterEach(() => h.close());
 

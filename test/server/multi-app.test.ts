@@ -6,7 +6,6 @@
  * Clocks are manual; RSA keys are made here; nothing is read from outside the repository.
  */
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { buildAlipayEmulator, type AlipayEmulator } from '../../emulator/alipay';
 import { buildDouyinEmulator, type DouyinEmulator } from '../../emulator/douyin';
@@ -14,7 +13,7 @@ import { HEADERS, serverOptions, wxLogin, type WxLoginOptions } from '../../serv
 import { createMemoryStore, type SessionStore } from '../../server/store';
 import { createRedisStore } from '../../server/redis-store';
 import { startRedis, type TestRedis } from '../support/redis';
-import { APPID, OTHER_APPID, OTHER_SECRET, SECRET, bearer, listen, manualClock, me, post, postJson, startEmulator, wxLogin as wxLoginCode, type Clock } from './helpers';
+import { APPID, OTHER_APPID, OTHER_SECRET, SECRET, bearer, listen, loginWith, logLines, manualClock, me, post, postJson, startEmulator, wxLogin as wxLoginCode, type Clock } from './helpers';
 
 const TT_APPID = 'tt00000000000000a1';
 const TT_SECRET = 'douyin-test-secret-0123456789';
@@ -83,13 +82,7 @@ async function startMulti(makeStore: (clock: Clock) => SessionStore, options: Pa
   const douyinBase = await listen(douyin.app);
   const gateway = `${await listen(alipay.app)}/gateway.do`;
 
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _e, done) {
-      lines.push(chunk.toString());
-      done();
-    },
-  });
+  const { lines, stream } = logLines();
   const clock = manualClock();
   const server = Fastify(serverOptions({ logger: { level: 'trace', stream } }));
   const pointed = (options.apps ?? ALL_APPS).map((a) =>
@@ -120,12 +113,7 @@ async function startMulti(makeStore: (clock: Clock) => SessionStore, options: Pa
     alipay,
     lines,
     code,
-    async login(platform, appid, user = 'alice') {
-      const res = await postJson(`${url}/auth/login`, { code: await code(platform, appid, user), platform, appid });
-      const body = (await res.json()) as Body;
-      if (res.status !== 200) throw new Error(`login answered ${res.status} ${JSON.stringify(body)}`);
-      return body.token as string;
-    },
+    login: async (platform, appid, user = 'alice') => loginWith(url, await code(platform, appid, user), platform, appid),
     async close() {
       await server.close();
       await Promise.all([wechat.close(), douyin.app.close(), alipay.app.close()]);

@@ -7,13 +7,12 @@
  * appid string too: only the platform tells those users apart.
  */
 import { createHash } from 'node:crypto';
-import { Writable } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { PLATFORM_DEFAULTS, serverOptions, wxLogin, type WxLoginOptions } from '../../server';
 import { createMemoryStore, type SessionStore } from '../../server/store';
 import { createRedisStore } from '../../server/redis-store';
 import { startRedis, type TestRedis } from '../support/redis';
-import { APPID, SECRET, bearer, listen, manualClock, me, post, postJson, startEmulator, wxLogin as emulatorLogin, type Clock } from './helpers';
+import { APPID, SECRET, bearer, listen, loginWith, logLines, manualClock, me, post, postJson, startEmulator, wxLogin as emulatorLogin, type Clock } from './helpers';
 
 const QQ_APPID = '1110000001';
 const QQ_SECRET = 'qq-test-secret-0123456789abcdef';
@@ -66,14 +65,8 @@ const APPS: NonNullable<WxLoginOptions['apps']> = [
 async function startQq(makeStore: (clock: Clock) => SessionStore, options: Partial<WxLoginOptions> = {}): Promise<Stack> {
   const wechat = await startEmulator({ openids: { shared: SHARED } });
   const qq = await startEmulator({ apps: { [QQ_APPID]: QQ_SECRET, [APPID]: SECRET }, openids: { shared: SHARED } });
-  const lines: string[] = [];
+  const { lines, stream } = logLines();
   const fetched: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _e, done) {
-      lines.push(chunk.toString());
-      done();
-    },
-  });
   const clock = manualClock();
   const server = Fastify(serverOptions({ logger: { level: 'trace', stream } }));
   const apps = (options.apps ?? APPS).map((a) => (a.platform === 'qq' ? { apiBase: qq.url, ...a } : { apiBase: wechat.url, ...a }));
@@ -90,12 +83,7 @@ async function startQq(makeStore: (clock: Clock) => SessionStore, options: Parti
     lines,
     fetched,
     code,
-    async login(platform, appid, user = 'alice') {
-      const res = await postJson(`${url}/auth/login`, { code: await code(platform, appid, user), platform, appid });
-      const body = (await res.json()) as Body;
-      if (res.status !== 200) throw new Error(`login answered ${res.status} ${JSON.stringify(body)}`);
-      return body.token as string;
-    },
+    login: async (platform, appid, user = 'alice') => loginWith(url, await code(platform, appid, user), platform, appid),
     async close() {
       await server.close();
       await Promise.all([wechat.close(), qq.close()]);
