@@ -471,11 +471,12 @@ async function runOnPlatform(root: string, target: Target, stack: Platforms, use
   const appid = { douyin: TT_APPID, alipay: ALIPAY_APPID, qq: QQ_APPID }[target.platform];
   const loginApi = global === 'my' ? 'my.getAuthCode' : `${global}.login`;
   const requestApi = `${global}.request`;
-  const counts = { login: 0, loginPosts: 0, request: 0, unauthorized: 0 };
+  const counts = { login: 0, loginPosts: 0, request: 0, unauthorized: 0, phone: 0 };
   const loginPosts: Array<Extract<PlatformTrace, { kind: 'request' }>> = [];
   const waiters: Array<{ match: (e: PlatformTrace) => boolean; resolve: () => void }> = [];
   const onTrace = (e: PlatformTrace) => {
     if (e.kind === 'login' && e.code) counts.login++;
+    if (e.kind === 'phone') counts.phone++;
     if (e.kind === 'request') {
       counts.request++;
       if (e.status === 401) counts.unauthorized++;
@@ -486,11 +487,10 @@ async function runOnPlatform(root: string, target: Target, stack: Platforms, use
   const options = { appid, user, extConfig: { baseURL }, onTrace };
   let token: () => string | undefined;
   let api: object;
-  if (douyin || global === 'qq') {
-    const { api: made, storage } = douyin
-      ? (({ tt, storage }) => ({ api: tt, storage }))(createNodeTt(options, (a, u) => stack.douyin.login(a, u)))
-      : (({ qq, storage }) => ({ api: qq, storage }))(createNodeQq(options, (a, u) => stack.wechat.issueCode(a, u)));
-    api = made;
+  if (global !== 'my') {
+    // Douyin's and QQ's are WeChat-shaped: positional storage.
+    const { storage, ...made } = douyin ? createNodeTt(options, (a, u) => stack.douyin.login(a, u)) : createNodeQq(options, (a, u) => stack.wechat.issueCode(a, u));
+    api = 'tt' in made ? made.tt : made.qq;
     token = () => ((storage.getStorageSync(STORAGE_KEY) as { token?: string } | '') || {}).token;
   } else {
     const { my, store } = createNodeMy(
@@ -603,11 +603,9 @@ async function tapAlipayButton(
   root: string,
   loginPage: string,
   auth: { logout(): unknown },
-  run: { baseURL: string; token: () => string | undefined; counts: { login: number; request: number }; waiters: Array<{ match: (e: PlatformTrace) => boolean; resolve: () => void }> },
+  run: { baseURL: string; token: () => string | undefined; counts: { login: number; request: number; phone: number }; waiters: Array<{ match: (e: PlatformTrace) => boolean; resolve: () => void }> },
 ): Promise<string> {
   const next = (what: string, match: (e: PlatformTrace) => boolean) => quiet(within(new Promise<void>((resolve) => run.waiters.push({ match, resolve })).then(flush), what));
-  let asked = 0;
-  run.waiters.push({ match: (e) => (e.kind === 'phone' && asked++, false), resolve: () => {} });
   const kept = next("the my.getAuthCode of the button's code keeper", (e) => e.kind === 'login' && !!e.code);
   const page = `${loginPage}.axml`;
   const tag = /<login-button\b[^>]*>/.exec(fs.readFileSync(path.join(root, page), 'utf8'))?.[0];
@@ -625,7 +623,7 @@ async function tapAlipayButton(
   if (refusal.name !== 'fail' || (refusal.detail as { reason?: unknown }).reason !== 'denied') throw new Error(`a denial emitted ${refusal.name} ${JSON.stringify(refusal.detail)}`);
   const target = (button.events.at(-1)!.event as { currentTarget?: { id?: unknown; dataset?: { sid?: unknown } } }).currentTarget;
   if (target?.id !== attrs.id || target.dataset?.sid !== attrs['data-sid']) throw new Error(`the fail event's currentTarget ${JSON.stringify(target)} does not carry the id and data-sid the page passed, ${JSON.stringify(attrs)} (Taro finds its node by them)`);
-  if (run.counts.request !== requests || asked) throw new Error('a denied tap sent a request or asked my.getPhoneNumber');
+  if (run.counts.request !== requests || run.counts.phone) throw new Error('a denied tap sent a request or asked my.getPhoneNumber');
 
   const tapOnce = async (what: string) => {
     let post: Extract<PlatformTrace, { kind: 'request' }> | undefined;
@@ -648,7 +646,7 @@ async function tapAlipayButton(
   const login = await tapOnce('after a logout');
   if (login.sent !== 'appid,code,platform,response' || login.authorized) throw new Error(`the tap after a logout sent {${login.sent}}${login.authorized ? ' with a token' : ''}, expected {appid, code, platform, response} without one`);
   if (typeof login.answer.token !== 'string' || run.token() !== login.answer.token) throw new Error("storage does not hold the phone login's token: the button used another instance than the app's");
-  return `; <login-button> (the page hands it ${Object.keys(attrs).concat('onSuccess', 'onFail').join(', ')}): denial → fail denied (nothing sent), logged-in tap → my.getPhoneNumber ${asked}× in all → POST /auth/phone {response} + token → ${bound.answer.purePhoneNumber}, after logout a tap → {code, response, platform, appid} → its token stored`;
+  return `; <login-button> (the page hands it ${Object.keys(attrs).concat('onSuccess', 'onFail').join(', ')}): denial → fail denied (nothing sent), logged-in tap → my.getPhoneNumber ${run.counts.phone}× in all → POST /auth/phone {response} + token → ${bound.answer.purePhoneNumber}, after logout a tap → {code, response, platform, appid} → its token stored`;
 }
 
 const flush = () => new Promise((resolve) => setImmediate(resolve));
